@@ -1,0 +1,143 @@
+//! A test plugin built with cm's SDK, for cm's own end-to-end tests. One binary plays every
+//! part; which one is chosen by its file name, so a test installs it as
+//! `.configmanager/plugins/<mode>/<mode>-<os>-<arch>` and uses the token prefix `<MODE>://`:
+//!
+//! - `echo…`: configmanager's `empty` plugin: `PATH->METADATA`; path `err` fails; `crash` aborts
+//!   the process mid-call; `hang` never answers; `big/N` returns N bytes; `sleep/MS/…` waits.
+//! - `json…`: a JSON document per path (key-path lookups).
+//! - `slow…`: every call takes 200 ms (or `ms=N` in the metadata).
+//! - `oldcookie…`: accepts only the later cookie value `configmanager-plugin-hello`.
+//! - `noshutdown…`: keeps running after `GRPCController.Shutdown`.
+//! - `nohandshake…`, `noise…`, `exit…`, `netrpc…`, `garbage…`: start-up faults.
+//!
+//! With `CM_TEST_CALL_LOG=FILE` each `Value` call is logged to FILE (see `log_call`).
+
+use std::io::Write;
+use std::time::Duration;
+
+use cm::plugin::serve::{ServeOptions, init_hclog_logging, serve_with};
+use cm::plugin::{StoreError, TokenStore};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Echo,
+    Json,
+    Slow,
+}
+
+struct Store {
+    mode: Mode,
+}
+
+impl TokenStore for Store {
+    async fn value(&self, token: &str, metadata: &[u8]) -> Result<String, StoreError> {
+        // The path only: a plugin must never log a value.
+        tracing::debug!(token, "value requested");
+        log_call("call", token)?;
+        let result = self.answer(token, metadata).await;
+        log_call("done", token)?;
+        result
+    }
+}
+
+/// With `CM_TEST_CALL_LOG=FILE`, appends `call PATH` when a call starts and `done PATH` when it
+/// ends, so tests can count calls and see how many overlapped.
+fn log_call(event: &str, token: &str) -> Result<(), StoreError> {
+    if let Ok(log) = std::env::var("CM_TEST_CALL_LOG") {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(StoreError::retrieve_failed)?;
+        // One write per line, so concurrent calls never interleave within a line.
+        f.write_all(format!("{event} {token}\n").as_bytes()).map_err(StoreError::retrieve_failed)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    async fn answer(&self, token: &str, metadata: &[u8]) -> Result<String, StoreError> {
+        let meta = String::from_utf8_lossy(metadata);
+        match self.mode {
+            Mode::Slow => {
+                let ms = meta.split(',').find_map(|kv| kv.strip_prefix("ms=")).and_then(|v| v.parse().ok()).unwrap_or(200);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(format!("{token}->{meta}"))
+            }
+            Mode::Json => Ok(serde_json::json!({
+                "user": format!("user-{token}"),
+                "password": "p@ss'\"$(x)`y`\\z",
+                "port": 5432,
+                "nested": { "host": "db.example", "list": ["a", "b"] },
+                "path": token,
+            })
+            .to_string()),
+            Mode::Echo => match token {
+                "err" => Err(StoreError::implementation("ECHO", "simulated failure", token)),
+                "crash" => {
+                    tracing::error!("crashing on purpose");
+                    std::process::abort()
+                }
+                "hang" => std::future::pending().await,
+                _ => {
+                    if let Some(n) = token.strip_prefix("big/").and_then(|n| n.parse::<usize>().ok()) {
+                        return Ok("x".repeat(n));
+                    }
+                    if let Some(ms) = token.strip_prefix("sleep/").and_then(|r| r.split('/').next()).and_then(|m| m.parse().ok()) {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                    }
+                    Ok(format!("{token}->{meta}"))
+                }
+            },
+        }
+    }
+}
+
+fn main() {
+    let exe = std::env::args().next().unwrap_or_default();
+    let name = std::path::Path::new(&exe).file_name().and_then(|n| n.to_str()).unwrap_or("echo").to_string();
+    let mode = name.split('-').next().unwrap_or("echo").to_string();
+    let forever = || loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    };
+    match mode.as_str() {
+        "nohandshake" => forever(),
+        "exit" => {
+            eprintln!("fatal: cannot reach the secret store");
+            std::process::exit(1);
+        }
+        "netrpc" => {
+            println!("1|1|unix|/tmp/cm-test-none|netrpc|");
+            forever()
+        }
+        "garbage" => {
+            println!("hello, I am not a handshake");
+            forever()
+        }
+        "noise" => {
+            println!("starting up...");
+        }
+        "oldcookie" if std::env::var("CONFIGMANAGER_PLUGIN").as_deref() != Ok("configmanager-plugin-hello") => {
+            eprintln!("This binary is a plugin. These are not meant to be executed directly.");
+            std::process::exit(1);
+        }
+        _ => {}
+    }
+    let store = Store {
+        mode: if mode.starts_with("json") {
+            Mode::Json
+        } else if mode.starts_with("slow") {
+            Mode::Slow
+        } else {
+            Mode::Echo
+        },
+    };
+    init_hclog_logging();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let result = rt.block_on(serve_with(store, ServeOptions::from_env(), std::io::stdout()));
+    if let Err(e) = result {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    if mode.starts_with("noshutdown") {
+        tracing::info!("ignoring shutdown");
+        forever();
+    }
+    rt.shutdown_timeout(Duration::from_millis(100));
+}

@@ -1,0 +1,98 @@
+//! `Config`: what the user asked for, validated, with the environment read exactly once
+//! (current directory, home, `CONFIGMANAGER_DIR`, `NO_COLOR`, log filters, the variables that
+//! `ENV://` and envsubst see). Nothing below this module reads the environment.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::GlobalArgs;
+use crate::error::Error;
+use crate::grammar::Grammar;
+use crate::plugin::HostOptions;
+use crate::plugin::client::CallLimits;
+use crate::plugin::discover::SearchPath;
+
+/// Log settings.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `-v` count.
+    pub verbosity: u8,
+    /// `CONFIGMANAGER_LOG`, else `RUST_LOG`.
+    pub filter: Option<String>,
+    /// Colour on stderr: a terminal, and `NO_COLOR` unset or empty.
+    pub color: bool,
+}
+
+/// A validated run configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Separators (prefixes are added once plugins are discovered).
+    pub grammar: Grammar,
+    /// `-e`.
+    pub envsubst: bool,
+    /// `--lax`.
+    pub lax: bool,
+    /// Plugin start and call limits.
+    pub host: HostOptions,
+    /// Where plugins are looked for.
+    pub search: SearchPath,
+    /// The current directory (`FILE://` paths start here).
+    pub cwd: PathBuf,
+    /// The environment as cm started with it.
+    pub env: Vec<(OsString, OsString)>,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Validates the global flags and reads the environment.
+    pub fn from_cli(args: &GlobalArgs) -> Result<Config, Error> {
+        let grammar = Grammar::new(&args.token_separator, &args.key_separator).map_err(|e| Error::Usage(e.to_string()))?;
+        let seconds = |flag: &str, v: f64| {
+            if v.is_finite() && v > 0.0 && v < 1e9 {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(Error::Usage(format!("{flag} must be a positive number of seconds, got {v}")))
+            }
+        };
+        if args.concurrency == 0 {
+            return Err(Error::Usage("--concurrency must be at least 1".into()));
+        }
+        let host = HostOptions {
+            start_timeout: seconds("--plugin-start-timeout", args.plugin_start_timeout)?,
+            calls: CallLimits { concurrency: args.concurrency, timeout: seconds("--timeout", args.timeout)? },
+            grace: Duration::from_secs(2),
+        };
+        let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let cwd = std::env::current_dir().map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?;
+        let search = SearchPath::new(
+            get("CONFIGMANAGER_DIR").filter(|d| !d.is_empty()).map(PathBuf::from),
+            Some(cwd.clone()),
+            dirs::home_dir(),
+        );
+        let filter = [get("CONFIGMANAGER_LOG"), get("RUST_LOG")]
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.into_string().ok())
+            .find(|v| !v.is_empty());
+        let no_color = get("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Ok(Config {
+            grammar,
+            envsubst: args.enable_envsubst,
+            lax: args.lax,
+            host,
+            search,
+            cwd,
+            env,
+            log: LogConfig { verbosity: args.verbose, filter, color },
+        })
+    }
+
+    /// The value of an environment variable as cm started with it.
+    pub fn env_var(&self, name: &str) -> Option<String> {
+        self.env.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.clone().into_string().ok())
+    }
+}

@@ -1,0 +1,221 @@
+//! The gRPC side of one started plugin: dial its socket, keep go-plugin's stdio and broker
+//! streams serviced, call `Value` with a bound on concurrent calls and a per-call timeout, and ask
+//! it to shut down. This is the only place a `tonic::Status` becomes a `ProviderError`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use super::handshake::Address;
+use super::wire::{self, go_plugin, proto};
+use crate::Secret;
+use crate::provider::ProviderError;
+
+/// Limits for calls to one plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    /// Calls in flight at once.
+    pub concurrency: usize,
+    /// How long one `Value` call may take.
+    pub timeout: Duration,
+}
+
+/// A connected plugin.
+#[derive(Debug)]
+pub struct PluginClient {
+    name: String,
+    channel: Channel,
+    limits: CallLimits,
+    permits: Arc<Semaphore>,
+    // Dropping the sender ends our side of the broker stream.
+    broker_tx: Option<mpsc::Sender<go_plugin::ConnInfo>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Dials the plugin at `address` (plaintext HTTP/2; the socket lives in a private 0700 folder).
+pub async fn connect(address: &Address, timeout: Duration) -> Result<Channel, tonic::transport::Error> {
+    // The URI is required by tonic but unused: the connector below decides where to dial. Go
+    // hosts likewise dial the target "unused".
+    let endpoint = Endpoint::from_static("http://localhost")
+        .connect_timeout(timeout)
+        .initial_stream_window_size(4 * 1024 * 1024)
+        .initial_connection_window_size(16 * 1024 * 1024);
+    match address.clone() {
+        Address::Unix(path) => {
+            endpoint
+                .connect_with_connector(tower::service_fn(move |_: Uri| {
+                    let path = path.clone();
+                    async move {
+                        #[cfg(unix)]
+                        {
+                            Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(path).await?))
+                        }
+                        #[cfg(not(unix))]
+                        {
+                            let _ = path;
+                            Err::<TokioIo<tokio::net::TcpStream>, _>(std::io::Error::other(
+                                "unix sockets are not supported on this platform",
+                            ))
+                        }
+                    }
+                }))
+                .await
+        }
+        Address::Tcp(addr) => {
+            endpoint
+                .connect_with_connector(tower::service_fn(move |_: Uri| async move {
+                    let stream = tokio::net::TcpStream::connect(addr).await?;
+                    stream.set_nodelay(true)?;
+                    Ok::<_, std::io::Error>(TokioIo::new(stream))
+                }))
+                .await
+        }
+    }
+}
+
+impl PluginClient {
+    /// Wraps a connected channel and starts servicing go-plugin's side streams: the stdio stream
+    /// must be drained (a Go plugin's writes block once it is full) and the broker stream held
+    /// open for the plugin's lifetime, as Go hosts do.
+    pub fn new(name: &str, channel: Channel, limits: CallLimits) -> PluginClient {
+        let mut tasks = Vec::new();
+        let stdio_name = name.to_string();
+        let mut stdio = go_plugin::grpc_stdio_client::GrpcStdioClient::new(channel.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut stream = match stdio.stream_stdio(()).await {
+                Ok(s) => s.into_inner(),
+                Err(status) => {
+                    // v1.0.1 Go plugins and minimal non-Go plugins lack the service.
+                    tracing::debug!(plugin = %stdio_name, code = ?status.code(), "plugin offers no stdio stream");
+                    return;
+                }
+            };
+            while let Ok(Some(chunk)) = stream.message().await {
+                let channel = if chunk.channel == go_plugin::stdio_data::Channel::Stderr as i32 { "stderr" } else { "stdout" };
+                tracing::debug!(target: "cm::plugin", plugin = %stdio_name, channel, "{}", String::from_utf8_lossy(&chunk.data).trim_end());
+            }
+        }));
+        let (broker_tx, broker_rx) = mpsc::channel::<go_plugin::ConnInfo>(1);
+        let mut broker = go_plugin::grpc_broker_client::GrpcBrokerClient::new(channel.clone());
+        let broker_name = name.to_string();
+        tasks.push(tokio::spawn(async move {
+            let outbound = tokio_stream::wrappers::ReceiverStream::new(broker_rx);
+            match broker.start_stream(outbound).await {
+                Ok(resp) => {
+                    let mut inbound = resp.into_inner();
+                    while let Ok(Some(info)) = inbound.message().await {
+                        // cm offers no callbacks; a plugin asking for one gets no answer.
+                        tracing::debug!(plugin = %broker_name, service_id = info.service_id, "ignoring broker connection info");
+                    }
+                }
+                Err(status) => tracing::debug!(plugin = %broker_name, code = ?status.code(), "plugin offers no broker"),
+            }
+        }));
+        PluginClient {
+            name: name.to_string(),
+            channel,
+            limits,
+            permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            broker_tx: Some(broker_tx),
+            tasks,
+        }
+    }
+
+    /// Calls `/proto.TokenStore/Value`.
+    pub async fn value(&self, token: &str, metadata: &[u8]) -> Result<Secret, ProviderError> {
+        let _permit = self.permits.acquire().await.map_err(|_| ProviderError::new("plugin is shutting down"))?;
+        let mut client = proto::token_store_client::TokenStoreClient::new(self.channel.clone())
+            .max_decoding_message_size(wire::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(wire::MAX_MESSAGE_BYTES);
+        let mut request = tonic::Request::new(proto::TokenValueRequest { token: token.to_string(), metadata: metadata.to_vec() });
+        // Sent as grpc-timeout, so the plugin can give up too.
+        request.set_timeout(self.limits.timeout);
+        match tokio::time::timeout(self.limits.timeout, client.value(request)).await {
+            Err(_) => Err(ProviderError::new(format!(
+                "plugin {} did not answer within {} (see --timeout)",
+                self.name,
+                humantime(self.limits.timeout)
+            ))),
+            Ok(Err(status)) => Err(status_to_error(&self.name, &status, self.limits.timeout)),
+            Ok(Ok(response)) => Ok(Secret::from(response.into_inner().value)),
+        }
+    }
+
+    /// Asks the plugin to exit (`GRPCController.Shutdown`), waiting at most `limit`. Errors are
+    /// expected (a Go plugin closes the connection carrying the call) and ignored.
+    pub async fn shutdown(mut self, limit: Duration) {
+        self.broker_tx.take();
+        for t in &self.tasks {
+            t.abort();
+        }
+        let mut controller = go_plugin::grpc_controller_client::GrpcControllerClient::new(self.channel.clone());
+        let _ = tokio::time::timeout(limit, controller.shutdown(go_plugin::Empty {})).await;
+    }
+}
+
+impl Drop for PluginClient {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The one place a gRPC status becomes a message for the user. A plugin's own error (Go plugins
+/// return plain errors, which arrive as `Unknown`) is passed on as the plugin wrote it.
+fn status_to_error(plugin: &str, status: &tonic::Status, timeout: Duration) -> ProviderError {
+    use tonic::Code;
+    let message = status.message();
+    match status.code() {
+        Code::Unknown | Code::NotFound | Code::InvalidArgument | Code::PermissionDenied | Code::FailedPrecondition | Code::Unauthenticated | Code::Internal
+            if !message.is_empty() =>
+        {
+            ProviderError::new(message)
+        }
+        Code::DeadlineExceeded => ProviderError::new(format!("plugin {plugin} did not answer within {} (see --timeout)", humantime(timeout))),
+        Code::OutOfRange | Code::ResourceExhausted if message.contains("too large") => ProviderError::new(format!(
+            "plugin {plugin} returned a value larger than the {} MiB limit",
+            wire::MAX_VALUE_BYTES / (1024 * 1024)
+        )),
+        Code::Unavailable | Code::Cancelled => ProviderError::new(format!(
+            "plugin {plugin} closed the connection (it may have crashed): {}",
+            if message.is_empty() { "no detail" } else { message }
+        )),
+        Code::Unimplemented => ProviderError::new(format!("plugin {plugin} does not implement /proto.TokenStore/Value: {message}")),
+        code => ProviderError::new(format!("plugin {plugin} failed: {code:?}: {message}")),
+    }
+}
+
+/// `1.5s`, `60s`: durations as a user wrote them.
+pub(crate) fn humantime(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{}s", d.as_secs_f64()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::{Code, Status};
+
+    #[test]
+    fn plugin_errors_pass_through() {
+        let e = status_to_error("AWSSECRETS", &Status::new(Code::Unknown, "implementation X error: boom for token: t"), Duration::from_secs(60));
+        assert_eq!(e.0, "implementation X error: boom for token: t");
+    }
+
+    #[test]
+    fn transport_errors_are_explained() {
+        let t = Duration::from_millis(1500);
+        assert_eq!(status_to_error("P", &Status::new(Code::DeadlineExceeded, ""), t).0, "plugin P did not answer within 1.5s (see --timeout)");
+        assert!(status_to_error("P", &Status::new(Code::Unavailable, "broken pipe"), t).0.contains("may have crashed"));
+        assert!(
+            status_to_error("P", &Status::new(Code::OutOfRange, "Error, decoded message length too large"), t)
+                .0
+                .contains("larger than the 64 MiB limit")
+        );
+    }
+}

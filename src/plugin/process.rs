@@ -1,0 +1,382 @@
+//! One plugin process: spawn it with go-plugin's environment, read its handshake line, turn its
+//! stderr into `tracing` events, and stop it (graceful request, grace period, then SIGKILL of its
+//! whole process group). The child never outlives cm: it is killed when its handle drops, and on
+//! Linux the kernel kills it if cm itself dies (`PR_SET_PDEATHSIG`).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::task::JoinHandle;
+
+/// The magic cookie configmanager's plugins check.
+pub const COOKIE_KEY: &str = "CONFIGMANAGER_PLUGIN";
+/// The cookie value of configmanager v3.0.0.
+pub const COOKIE_VALUE: &str = "hello";
+/// The cookie value later configmanager builds use; tried once when a plugin refuses the first.
+pub const COOKIE_VALUE_ALT: &str = "configmanager-plugin-hello";
+/// What go-plugin prints on stderr when the cookie does not match.
+pub const NOT_A_PLUGIN_MESSAGE: &str = "This binary is a plugin";
+
+/// How many of a plugin's last stderr lines are kept for error messages.
+const STDERR_TAIL_LINES: usize = 20;
+/// Longest stderr line forwarded as one event (go-plugin's own buffer size).
+const MAX_LOG_LINE: usize = 64 * 1024;
+/// Longest handshake line accepted.
+const MAX_HANDSHAKE_LINE: u64 = 64 * 1024;
+
+/// How the child is started.
+#[derive(Debug, Clone)]
+pub struct SpawnOptions {
+    /// The plugin's name for logs (its prefix).
+    pub name: String,
+    /// The cookie value to send.
+    pub cookie_value: String,
+    /// App protocol versions offered.
+    pub versions: Vec<u32>,
+    /// The private folder the plugin should put its socket in.
+    pub socket_dir: PathBuf,
+    /// `PLUGIN_CLIENT_CERT`, when AutoMTLS is wanted.
+    pub client_cert_pem: Option<String>,
+}
+
+/// The last lines a plugin wrote to stderr, shared with the task reading them.
+#[derive(Debug, Clone, Default)]
+pub struct StderrTail(Arc<Mutex<VecDeque<String>>>);
+
+impl StderrTail {
+    fn push(&self, line: String) {
+        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if q.len() == STDERR_TAIL_LINES {
+            q.pop_front();
+        }
+        q.push_back(line);
+    }
+
+    /// The kept lines, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+    }
+}
+
+/// A running plugin process.
+#[derive(Debug)]
+pub struct PluginProcess {
+    child: Child,
+    pid: Option<u32>,
+    name: String,
+    stdout: Option<BufReader<ChildStdout>>,
+    stderr_task: Option<JoinHandle<()>>,
+    stdout_task: Option<JoinHandle<()>>,
+    tail: StderrTail,
+}
+
+impl PluginProcess {
+    /// Starts `path` with go-plugin's environment. The host's own environment is passed on
+    /// (plugins read cloud credentials from it), minus every `PLUGIN_*` variable we do not set,
+    /// so a stray one cannot change how the plugin talks to us.
+    pub fn spawn(path: &Path, opts: &SpawnOptions) -> std::io::Result<PluginProcess> {
+        let mut cmd = Command::new(path);
+        for (key, _) in std::env::vars_os() {
+            if key.to_str().is_some_and(|k| k.starts_with("PLUGIN_")) {
+                cmd.env_remove(&key);
+            }
+        }
+        let versions: Vec<String> = opts.versions.iter().map(u32::to_string).collect();
+        cmd.env(COOKIE_KEY, &opts.cookie_value)
+            .env("PLUGIN_MIN_PORT", "10000")
+            .env("PLUGIN_MAX_PORT", "25000")
+            .env("PLUGIN_PROTOCOL_VERSIONS", versions.join(","))
+            .env("PLUGIN_UNIX_SOCKET_DIR", &opts.socket_dir);
+        if let Some(pem) = &opts.client_cert_pem {
+            cmd.env("PLUGIN_CLIENT_CERT", pem);
+        }
+        // The template may be on our stdin; a plugin must not read it.
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        #[cfg(unix)]
+        {
+            // Its own process group: Ctrl-C at a terminal reaches cm only, and cm stops the
+            // plugin (and anything a wrapper script started) as a group.
+            cmd.process_group(0);
+            #[cfg(target_os = "linux")]
+            // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // cm may have died between fork and prctl.
+                    if libc::getppid() == 1 {
+                        libc::_exit(1);
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn()?;
+        let pid = child.id();
+        let tail = StderrTail::default();
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let stderr_task = tokio::spawn(forward_stderr(stderr, opts.name.clone(), tail.clone()));
+        let stdout = child.stdout.take().map(BufReader::new);
+        Ok(PluginProcess {
+            child,
+            pid,
+            name: opts.name.clone(),
+            stdout,
+            stderr_task: Some(stderr_task),
+            stdout_task: None,
+            tail,
+        })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// The last stderr lines.
+    pub fn stderr_tail(&self) -> Vec<String> {
+        self.tail.lines()
+    }
+
+    /// Reads the first stdout line, the handshake. `Ok(None)` when stdout closed first (the
+    /// plugin exited or closed stdout). Afterwards stdout is drained and discarded, as go-plugin
+    /// does, so a chatty plugin never blocks on a full pipe.
+    pub async fn read_handshake_line(&mut self) -> std::io::Result<Option<String>> {
+        let mut stdout = self.stdout.take().expect("handshake is read once");
+        let mut line = Vec::new();
+        let n = (&mut stdout).take(MAX_HANDSHAKE_LINE).read_until(b'\n', &mut line).await?;
+        let name = self.name.clone();
+        self.stdout_task = Some(tokio::spawn(async move {
+            let mut sink = Vec::with_capacity(8192);
+            loop {
+                sink.clear();
+                match stdout.read_buf(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => tracing::trace!(plugin = %name, bytes = n, "discarded plugin stdout"),
+                }
+            }
+        }));
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+    }
+
+    /// Waits for the process to exit.
+    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        self.child.wait().await
+    }
+
+    /// Whether the process has exited (without waiting).
+    pub fn try_exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits (briefly) until stderr is read to its end, so the tail is complete for an error.
+    pub async fn settle_stderr(&mut self, limit: Duration) {
+        if let Some(task) = self.stderr_task.as_mut() {
+            let _ = tokio::time::timeout(limit, task).await;
+        }
+    }
+
+    /// Waits up to `grace` for a voluntary exit, then kills the process group.
+    pub async fn stop(mut self, grace: Duration) -> Option<ExitStatus> {
+        let status = match tokio::time::timeout(grace, self.child.wait()).await {
+            Ok(Ok(status)) => Some(status),
+            _ => {
+                tracing::warn!(plugin = %self.name, "plugin failed to exit gracefully, killing it");
+                self.kill().await
+            }
+        };
+        self.kill_group();
+        self.settle_stderr(Duration::from_millis(500)).await;
+        if let Some(t) = self.stdout_task.take() {
+            t.abort();
+        }
+        status
+    }
+
+    /// Kills the plugin now (SIGKILL to its process group) and reaps it.
+    pub async fn kill(&mut self) -> Option<ExitStatus> {
+        self.kill_group();
+        let _ = self.child.start_kill();
+        self.child.wait().await.ok()
+    }
+
+    fn kill_group(&self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.pid {
+            // SAFETY: plain syscall. The group id is the child's pid (process_group(0)); until
+            // the child has been reaped that pid cannot be reused, and after, kill fails with ESRCH.
+            unsafe {
+                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for PluginProcess {
+    fn drop(&mut self) {
+        // kill_on_drop stops the child; this stops anything it started in its group.
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.kill_group();
+        }
+        if let Some(t) = self.stdout_task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// Reads a plugin's stderr line by line and re-logs each line as a `tracing` event under the
+/// plugin's name: hclog JSON lines keep their level and message; other lines get the level of a
+/// `[LEVEL]` prefix, else DEBUG, and after a Go panic everything is ERROR.
+async fn forward_stderr(stderr: impl AsyncRead + Unpin, name: String, tail: StderrTail) {
+    let mut reader = BufReader::new(stderr);
+    let mut buf = Vec::new();
+    let mut panicking = false;
+    loop {
+        buf.clear();
+        match (&mut reader).take(MAX_LOG_LINE as u64).read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.is_empty() {
+            continue;
+        }
+        let entry = LogLine::parse(line, &mut panicking);
+        entry.emit(&name);
+        tail.push(entry.message);
+    }
+}
+
+/// One stderr line, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The level to log at.
+    pub level: tracing::Level,
+    /// The message (`@message` for hclog JSON, else the line).
+    pub message: String,
+    /// The remaining hclog members as `key=value` text.
+    pub fields: String,
+}
+
+impl LogLine {
+    /// Classifies a stderr line as go-plugin's host does.
+    pub fn parse(line: &str, panicking: &mut bool) -> LogLine {
+        use tracing::Level;
+        if line.starts_with('{')
+            && let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str::<serde_json::Value>(line)
+        {
+            let level = map.remove("@level");
+            let message = map.remove("@message");
+            map.remove("@timestamp");
+            let level = match level.as_ref().and_then(|l| l.as_str()).map(|l| l.trim().to_ascii_lowercase()) {
+                Some(l) if l == "trace" => Some(Level::TRACE),
+                Some(l) if l == "debug" => Some(Level::DEBUG),
+                Some(l) if l == "info" => Some(Level::INFO),
+                Some(l) if l == "warn" => Some(Level::WARN),
+                Some(l) if l == "error" => Some(Level::ERROR),
+                _ => None,
+            };
+            if let (Some(level), Some(serde_json::Value::String(message))) = (level, message) {
+                let fields = map
+                    .iter()
+                    .map(|(k, v)| match v {
+                        serde_json::Value::String(s) => format!("{k}={s:?}"),
+                        other => format!("{k}={other}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                return LogLine { level, message, fields };
+            }
+        }
+        if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
+            *panicking = true;
+        }
+        let level = if *panicking {
+            Level::ERROR
+        } else {
+            [
+                ("[TRACE]", Level::TRACE),
+                ("[DEBUG]", Level::DEBUG),
+                ("[INFO]", Level::INFO),
+                ("[WARN]", Level::WARN),
+                ("[ERROR]", Level::ERROR),
+            ]
+            .into_iter()
+            .find(|(tag, _)| line.contains(tag))
+            .map_or(Level::DEBUG, |(_, l)| l)
+        };
+        LogLine { level, message: line.to_string(), fields: String::new() }
+    }
+
+    fn emit(&self, plugin: &str) {
+        use tracing::Level;
+        let (m, f) = (&self.message, &self.fields);
+        match self.level {
+            Level::TRACE => tracing::trace!(target: "cm::plugin", plugin, "{m} {f}"),
+            Level::DEBUG => tracing::debug!(target: "cm::plugin", plugin, "{m} {f}"),
+            Level::INFO => tracing::info!(target: "cm::plugin", plugin, "{m} {f}"),
+            Level::WARN => tracing::warn!(target: "cm::plugin", plugin, "{m} {f}"),
+            _ => tracing::error!(target: "cm::plugin", plugin, "{m} {f}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn hclog_json_lines_keep_level_and_message() {
+        let mut p = false;
+        let l = LogLine::parse(
+            r#"{"@level":"debug","@message":"plugin address","@timestamp":"2026-11-25T14:06:00.099757Z","address":"/tmp/p","network":"unix"}"#,
+            &mut p,
+        );
+        assert_eq!(l.level, Level::DEBUG);
+        assert_eq!(l.message, "plugin address");
+        assert_eq!(l.fields, r#"address="/tmp/p" network="unix""#);
+    }
+
+    #[test]
+    fn malformed_json_and_odd_types_never_panic() {
+        let mut p = false;
+        for line in [r#"{"@level":3,"@message":"x"}"#, r#"{"@level":"info","@message":{}}"#, "{not json", "{}"] {
+            let l = LogLine::parse(line, &mut p);
+            assert_eq!(l.level, Level::DEBUG, "{line}");
+            assert_eq!(l.message, line);
+        }
+    }
+
+    #[test]
+    fn plain_lines_and_panic_mode() {
+        let mut p = false;
+        assert_eq!(LogLine::parse("2026/11/25 [WARN] careful", &mut p).level, Level::WARN);
+        assert_eq!(LogLine::parse("just text", &mut p).level, Level::DEBUG);
+        assert_eq!(LogLine::parse("panic: boom", &mut p).level, Level::ERROR);
+        assert_eq!(LogLine::parse("goroutine 1 [running]:", &mut p).level, Level::ERROR);
+        assert!(p);
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        let t = StderrTail::default();
+        for i in 0..30 {
+            t.push(i.to_string());
+        }
+        let lines = t.lines();
+        assert_eq!(lines.len(), STDERR_TAIL_LINES);
+        assert_eq!(lines.last().unwrap(), "29");
+        assert_eq!(lines[0], "10");
+    }
+}

@@ -1,0 +1,90 @@
+//! Plugins that misbehave: each gives a clear error, the right exit code, an untouched output
+//! file, and no process left behind (checked after every run by the bench).
+
+use crate::support::Bench;
+
+fn start_failure(mode: &str, extra: &[&str]) -> crate::support::Run {
+    let b = Bench::new();
+    b.install(mode);
+    b.write("out.txt", "keep\n");
+    let token = format!("{}://x", mode.to_ascii_uppercase());
+    let mut args = extra.to_vec();
+    args.extend(["insert", "-p", "out.txt"]);
+    let r = b.run(&args, token.as_bytes());
+    assert_eq!(b.read("out.txt"), b"keep\n", "output file must be untouched");
+    r.failure(3).stderr_has(&format!("providers not initialised, plugin {}", mode.to_ascii_uppercase()));
+    r
+}
+
+#[test]
+fn plugin_exiting_at_once_shows_its_stderr() {
+    start_failure("exit", &[]).stderr_has("plugin exited before we could connect").stderr_has("fatal: cannot reach the secret store");
+}
+
+#[test]
+fn handshake_never_arrives() {
+    start_failure("nohandshake", &["--plugin-start-timeout", "0.5"])
+        .stderr_has("timeout while waiting for plugin to start (0.5s elapsed, see --plugin-start-timeout)");
+}
+
+#[test]
+fn netrpc_is_unsupported() {
+    start_failure("netrpc", &[]).stderr_has("unsupported plugin protocol \"netrpc\"");
+}
+
+#[test]
+fn garbage_handshake() {
+    start_failure("garbage", &[]).stderr_has("unrecognized remote plugin message: \"hello, I am not a handshake\"");
+}
+
+#[test]
+fn output_before_the_handshake_is_refused_like_go_plugin_does() {
+    start_failure("noise", &[]).stderr_has("unrecognized remote plugin message: \"starting up...\"");
+}
+
+#[test]
+fn not_executable_and_wrong_architecture() {
+    let b = Bench::new();
+    let p = b.install("echo");
+    std::fs::write(&p, b"\x7fELF\x02\x01\x01\0garbage-not-a-real-binary").unwrap();
+    b.run(&["insert"], b"ECHO://x").failure(3).stderr_has("not an executable for this machine");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    b.run(&["insert"], b"ECHO://x").failure(3).stderr_has("the file is not executable");
+}
+
+#[test]
+fn crash_in_the_middle_of_a_call_fails_that_call_cleanly() {
+    let b = Bench::new();
+    b.install("echo");
+    let r = b.run(&["insert"], b"ECHO://crash ECHO://sleep/300/a\n");
+    r.failure(1).stderr_has("failed to retrieve config item - (ECHO://crash), plugin ECHO closed the connection");
+}
+
+#[test]
+fn a_call_that_never_returns_times_out() {
+    let b = Bench::new();
+    b.install("echo");
+    b.run(&["--timeout", "0.5", "insert"], b"ECHO://hang ECHO://fine\n")
+        .failure(1)
+        .stderr_has("failed to retrieve config item - (ECHO://hang), plugin ECHO did not answer within 0.5s (see --timeout)");
+}
+
+#[test]
+fn a_plugin_that_ignores_shutdown_is_killed_after_the_grace_period() {
+    let b = Bench::new();
+    b.install("noshutdown");
+    b.run(&["-v", "insert"], b"NOSHUTDOWN://a").success().stdout_is("a->").stderr_has("plugin failed to exit gracefully");
+}
+
+#[test]
+fn values_up_to_the_limit_pass_and_larger_ones_fail_clearly() {
+    let b = Bench::new();
+    b.install("echo");
+    let r = b.run(&["insert"], b"ECHO://big/1048576");
+    r.success();
+    assert_eq!(r.stdout.len(), 1 << 20);
+    b.run(&["insert"], format!("ECHO://big/{}", 64 * 1024 * 1024 + 100_000).as_bytes())
+        .failure(1)
+        .stderr_has("returned a value larger than the 64 MiB limit");
+}
