@@ -4,6 +4,11 @@
 //! Data flows one way: input -> [`scan`] -> [`plan`] -> fetch (providers and plugins) ->
 //! [`lookup`] -> [`render`] / [`output`] -> atomic write.
 
+pub mod grammar;
+pub mod lookup;
+pub mod plan;
+pub mod render;
+pub mod scan;
 pub mod secret;
 
 pub use secret::Secret;
