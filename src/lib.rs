@@ -4,6 +4,9 @@
 //! Data flows one way: input -> [`scan`] -> [`plan`] -> fetch (providers and plugins) ->
 //! [`lookup`] -> [`render`] / [`output`] -> atomic write.
 
+pub mod atomic;
+pub mod envsubst;
+pub mod output;
 pub mod secret;
 
 pub use secret::Secret;
