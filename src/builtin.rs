@@ -21,19 +21,29 @@ pub struct EnvProvider {
 impl EnvProvider {
     /// Serves the given variables.
     pub fn new(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
-        EnvProvider { vars: vars.into_iter().collect() }
+        EnvProvider {
+            vars: vars.into_iter().collect(),
+        }
     }
 }
 
 impl Provider for EnvProvider {
-    fn fetch<'a>(&'a self, path: &'a str, _metadata: &'a [u8]) -> BoxFuture<'a, Result<Secret, ProviderError>> {
+    fn fetch<'a>(
+        &'a self,
+        path: &'a str,
+        _metadata: &'a [u8],
+    ) -> BoxFuture<'a, Result<Secret, ProviderError>> {
         Box::pin(async move {
             match self.vars.get(std::ffi::OsStr::new(path)) {
                 #[cfg(unix)]
-                Some(v) => Ok(Secret::new(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()).to_vec())),
+                Some(v) => Ok(Secret::new(
+                    std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()).to_vec(),
+                )),
                 #[cfg(not(unix))]
                 Some(v) => Ok(Secret::new(v.to_string_lossy().into_owned())),
-                None => Err(ProviderError::new(format!("environment variable {path} is not set"))),
+                None => Err(ProviderError::new(format!(
+                    "environment variable {path} is not set"
+                ))),
             }
         })
     }
@@ -53,13 +63,16 @@ impl FileProvider {
 }
 
 impl Provider for FileProvider {
-    fn fetch<'a>(&'a self, path: &'a str, _metadata: &'a [u8]) -> BoxFuture<'a, Result<Secret, ProviderError>> {
+    fn fetch<'a>(
+        &'a self,
+        path: &'a str,
+        _metadata: &'a [u8],
+    ) -> BoxFuture<'a, Result<Secret, ProviderError>> {
         Box::pin(async move {
             let full = self.base.join(path);
-            tokio::fs::read(&full)
-                .await
-                .map(Secret::new)
-                .map_err(|e| ProviderError::new(format!("cannot read file {}: {e}", full.display())))
+            tokio::fs::read(&full).await.map(Secret::new).map_err(|e| {
+                ProviderError::new(format!("cannot read file {}: {e}", full.display()))
+            })
         })
     }
 }
@@ -72,7 +85,10 @@ mod tests {
     async fn env_provider() {
         let p = EnvProvider::new([(OsString::from("A"), OsString::from("1"))]);
         assert_eq!(p.fetch("A", b"").await.unwrap().expose(), b"1");
-        assert_eq!(p.fetch("B", b"").await.unwrap_err().0, "environment variable B is not set");
+        assert_eq!(
+            p.fetch("B", b"").await.unwrap_err().0,
+            "environment variable B is not set"
+        );
     }
 
     #[tokio::test]
@@ -81,8 +97,14 @@ mod tests {
         std::fs::write(dir.path().join("s.bin"), b"\xff\x00ok").unwrap();
         let p = FileProvider::new(dir.path().to_path_buf());
         assert_eq!(p.fetch("s.bin", b"").await.unwrap().expose(), b"\xff\x00ok");
-        assert_eq!(p.fetch("./s.bin", b"").await.unwrap().expose(), b"\xff\x00ok");
+        assert_eq!(
+            p.fetch("./s.bin", b"").await.unwrap().expose(),
+            b"\xff\x00ok"
+        );
         let e = p.fetch("missing", b"").await.unwrap_err();
-        assert!(e.0.starts_with("cannot read file ") && e.0.contains("missing"), "{e}");
+        assert!(
+            e.0.starts_with("cannot read file ") && e.0.contains("missing"),
+            "{e}"
+        );
     }
 }

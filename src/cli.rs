@@ -23,10 +23,22 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Separator between a token's prefix and its path.
-    #[arg(short = 's', long, global = true, default_value = "://", value_name = "SEP")]
+    #[arg(
+        short = 's',
+        long,
+        global = true,
+        default_value = "://",
+        value_name = "SEP"
+    )]
     pub token_separator: String,
     /// Separator between a token's path and its key path (one character).
-    #[arg(short = 'k', long, global = true, default_value = "|", value_name = "CHAR")]
+    #[arg(
+        short = 'k',
+        long,
+        global = true,
+        default_value = "|",
+        value_name = "CHAR"
+    )]
     pub key_separator: String,
     /// Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens.
     #[arg(short = 'e', long, global = true)]
@@ -161,11 +173,23 @@ mod tests {
 
     #[test]
     fn global_flags_go_before_or_after_the_subcommand() {
-        let a = Cli::try_parse_from(["cm", "-k", "%", "--lax", "insert", "--timeout", "2"]).unwrap();
+        let a =
+            Cli::try_parse_from(["cm", "-k", "%", "--lax", "insert", "--timeout", "2"]).unwrap();
         assert_eq!(a.global.key_separator, "%");
         assert!(a.global.lax);
         assert_eq!(a.global.timeout, 2.0);
-        let b = Cli::try_parse_from(["cm", "retrieve", "-t", "X", "-s", "#", "-vv", "--concurrency", "3"]).unwrap();
+        let b = Cli::try_parse_from([
+            "cm",
+            "retrieve",
+            "-t",
+            "X",
+            "-s",
+            "#",
+            "-vv",
+            "--concurrency",
+            "3",
+        ])
+        .unwrap();
         assert_eq!(b.global.token_separator, "#");
         assert_eq!(b.global.verbose, 2);
         assert_eq!(b.global.concurrency, 3);
@@ -175,14 +199,24 @@ mod tests {
     fn aliases() {
         for alias in ["r", "fetch", "get", "retrieve"] {
             let c = Cli::try_parse_from(["cm", alias, "-t", "A", "-t", "B"]).unwrap();
-            let Command::Retrieve(r) = c.command else { panic!("{alias}") };
+            let Command::Retrieve(r) = c.command else {
+                panic!("{alias}")
+            };
             assert_eq!(r.tokens, ["A", "B"]);
             assert_eq!(r.path, "./app.env");
         }
         for alias in ["fromstr", "getfromstr", "string-input"] {
-            assert!(matches!(Cli::try_parse_from(["cm", alias, "-i", "x"]).unwrap().command, Command::StringInput(_)));
+            assert!(matches!(
+                Cli::try_parse_from(["cm", alias, "-i", "x"])
+                    .unwrap()
+                    .command,
+                Command::StringInput(_)
+            ));
         }
-        assert!(Cli::try_parse_from(["cm", "retrieve"]).is_err(), "at least one token");
+        assert!(
+            Cli::try_parse_from(["cm", "retrieve"]).is_err(),
+            "at least one token"
+        );
     }
 
     #[test]

@@ -48,12 +48,15 @@ pub struct Config {
 impl Config {
     /// Validates the global flags and reads the environment.
     pub fn from_cli(args: &GlobalArgs) -> Result<Config, Error> {
-        let grammar = Grammar::new(&args.token_separator, &args.key_separator).map_err(|e| Error::Usage(e.to_string()))?;
+        let grammar = Grammar::new(&args.token_separator, &args.key_separator)
+            .map_err(|e| Error::Usage(e.to_string()))?;
         let seconds = |flag: &str, v: f64| {
             if v.is_finite() && v > 0.0 && v < 1e9 {
                 Ok(Duration::from_secs_f64(v))
             } else {
-                Err(Error::Usage(format!("{flag} must be a positive number of seconds, got {v}")))
+                Err(Error::Usage(format!(
+                    "{flag} must be a positive number of seconds, got {v}"
+                )))
             }
         };
         if args.concurrency == 0 {
@@ -61,14 +64,20 @@ impl Config {
         }
         let host = HostOptions {
             start_timeout: seconds("--plugin-start-timeout", args.plugin_start_timeout)?,
-            calls: CallLimits { concurrency: args.concurrency, timeout: seconds("--timeout", args.timeout)? },
+            calls: CallLimits {
+                concurrency: args.concurrency,
+                timeout: seconds("--timeout", args.timeout)?,
+            },
             grace: Duration::from_secs(2),
         };
         let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let cwd = std::env::current_dir().map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?;
         let search = SearchPath::new(
-            get("CONFIGMANAGER_DIR").filter(|d| !d.is_empty()).map(PathBuf::from),
+            get("CONFIGMANAGER_DIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
             Some(cwd.clone()),
             dirs::home_dir(),
         );
@@ -87,12 +96,19 @@ impl Config {
             search,
             cwd,
             env,
-            log: LogConfig { verbosity: args.verbose, filter, color },
+            log: LogConfig {
+                verbosity: args.verbose,
+                filter,
+                color,
+            },
         })
     }
 
     /// The value of an environment variable as cm started with it.
     pub fn env_var(&self, name: &str) -> Option<String> {
-        self.env.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.clone().into_string().ok())
+        self.env
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.clone().into_string().ok())
     }
 }

@@ -22,7 +22,11 @@ pub struct TokenFailure {
 
 impl fmt::Display for TokenFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: failed to retrieve config item - ({}), {}", self.location, self.token, self.reason)
+        write!(
+            f,
+            "{}: failed to retrieve config item - ({}), {}",
+            self.location, self.token, self.reason
+        )
     }
 }
 
@@ -79,7 +83,11 @@ pub enum Error {
 }
 
 fn list(failures: &[TokenFailure]) -> String {
-    failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl Error {
@@ -103,8 +111,16 @@ mod tests {
     fn unresolved_lists_every_token_in_configmanager_words() {
         let e = Error::Unresolved {
             failures: vec![
-                TokenFailure { location: "t.yaml:3:7".into(), token: "AWSSECRETS:///a".into(), reason: "boom".into() },
-                TokenFailure { location: "--token 2".into(), token: "VAULT://b".into(), reason: "nope".into() },
+                TokenFailure {
+                    location: "t.yaml:3:7".into(),
+                    token: "AWSSECRETS:///a".into(),
+                    reason: "boom".into(),
+                },
+                TokenFailure {
+                    location: "--token 2".into(),
+                    token: "VAULT://b".into(),
+                    reason: "nope".into(),
+                },
             ],
             total: 5,
         };
@@ -120,15 +136,35 @@ mod tests {
     #[test]
     fn exit_codes() {
         assert_eq!(Error::Usage(String::new()).exit_code(), 2);
-        assert_eq!(Error::PluginNotFound { prefix: "X".into(), tried: vec![] }.exit_code(), 3);
-        assert_eq!(Error::Output { name: "f".into(), reason: "r".into() }.exit_code(), 4);
+        assert_eq!(
+            Error::PluginNotFound {
+                prefix: "X".into(),
+                tried: vec![]
+            }
+            .exit_code(),
+            3
+        );
+        assert_eq!(
+            Error::Output {
+                name: "f".into(),
+                reason: "r".into()
+            }
+            .exit_code(),
+            4
+        );
         assert_eq!(Error::Interrupted(2).exit_code(), 130);
         assert_eq!(Error::Interrupted(15).exit_code(), 143);
     }
 
     #[test]
     fn missing_plugin_message() {
-        let e = Error::PluginNotFound { prefix: "awssecrets".into(), tried: vec!["/a/x".into(), "/b/x".into()] };
-        assert_eq!(e.to_string(), "configmanager provider: ( awssecrets ) plugin does not exist; looked for:\n  /a/x\n  /b/x");
+        let e = Error::PluginNotFound {
+            prefix: "awssecrets".into(),
+            tried: vec!["/a/x".into(), "/b/x".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "configmanager provider: ( awssecrets ) plugin does not exist; looked for:\n  /a/x\n  /b/x"
+        );
     }
 }

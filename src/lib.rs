@@ -27,4 +27,9 @@ pub use run::run;
 pub use secret::Secret;
 
 /// `cm --version`: the package version and the git revision it was built from.
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CM_GIT_REVISION"), ")");
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("CM_GIT_REVISION"),
+    ")"
+);

@@ -27,5 +27,9 @@ impl ProviderError {
 pub trait Provider: Send + Sync {
     /// Fetches the item at `path`. `metadata` is the raw text between the token's brackets,
     /// empty when the token has none.
-    fn fetch<'a>(&'a self, path: &'a str, metadata: &'a [u8]) -> BoxFuture<'a, Result<Secret, ProviderError>>;
+    fn fetch<'a>(
+        &'a self,
+        path: &'a str,
+        metadata: &'a [u8],
+    ) -> BoxFuture<'a, Result<Secret, ProviderError>>;
 }

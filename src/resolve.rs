@@ -38,7 +38,10 @@ impl Providers {
 }
 
 /// Fetches every item of the plan, all at once; results are in plan order.
-pub async fn fetch_all(fetches: &[FetchKey], providers: &Providers) -> Vec<Result<Secret, ProviderError>> {
+pub async fn fetch_all(
+    fetches: &[FetchKey],
+    providers: &Providers,
+) -> Vec<Result<Secret, ProviderError>> {
     join_all(fetches.iter().map(|f| async move {
         let provider = providers
             .get(&f.prefix)
@@ -54,7 +57,10 @@ pub async fn fetch_all(fetches: &[FetchKey], providers: &Providers) -> Vec<Resul
 }
 
 /// The value for one token: its item's value, or the part its key path selects.
-pub fn token_value<'v>(item: &'v Result<Secret, ProviderError>, key_path: Option<&[u8]>) -> Result<Cow<'v, [u8]>, String> {
+pub fn token_value<'v>(
+    item: &'v Result<Secret, ProviderError>,
+    key_path: Option<&[u8]>,
+) -> Result<Cow<'v, [u8]>, String> {
     let value = item.as_ref().map_err(ToString::to_string)?;
     match key_path {
         None => Ok(Cow::Borrowed(value.expose())),
@@ -74,35 +80,80 @@ mod tests {
     }
 
     impl Provider for Counting {
-        fn fetch<'a>(&'a self, path: &'a str, metadata: &'a [u8]) -> BoxFuture<'a, Result<Secret, ProviderError>> {
-            self.calls.lock().unwrap().push((path.to_string(), metadata.to_vec()));
+        fn fetch<'a>(
+            &'a self,
+            path: &'a str,
+            metadata: &'a [u8],
+        ) -> BoxFuture<'a, Result<Secret, ProviderError>> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((path.to_string(), metadata.to_vec()));
             Box::pin(async move {
                 if path == "bad" {
                     return Err(ProviderError::new("no such item"));
                 }
-                Ok(Secret::new(format!(r#"{{"user":"u","port":5432,"path":"{path}"}}"#)))
+                Ok(Secret::new(format!(
+                    r#"{{"user":"u","port":5432,"path":"{path}"}}"#
+                )))
             })
         }
     }
 
     fn key(prefix: &str, path: &str, metadata: Option<&str>) -> FetchKey {
-        FetchKey { prefix: prefix.into(), path: path.into(), metadata: metadata.map(|m| m.as_bytes().to_vec()) }
+        FetchKey {
+            prefix: prefix.into(),
+            path: path.into(),
+            metadata: metadata.map(|m| m.as_bytes().to_vec()),
+        }
     }
 
     #[tokio::test]
     async fn each_item_is_fetched_once_and_keys_are_looked_up() {
-        let counting = Arc::new(Counting { calls: Mutex::new(vec![]) });
+        let counting = Arc::new(Counting {
+            calls: Mutex::new(vec![]),
+        });
         let mut providers = Providers::default();
         providers.insert("X", counting.clone());
-        let fetches = vec![key("X", "/a", None), key("X", "/a", Some("v=2")), key("X", "bad", None), key("Y", "/a", None)];
+        let fetches = vec![
+            key("X", "/a", None),
+            key("X", "/a", Some("v=2")),
+            key("X", "bad", None),
+            key("Y", "/a", None),
+        ];
         let results = fetch_all(&fetches, &providers).await;
         assert_eq!(counting.calls.lock().unwrap().len(), 3);
-        assert_eq!(token_value(&results[0], Some(b"user")).unwrap().as_ref(), b"u");
-        assert_eq!(token_value(&results[0], Some(b"port")).unwrap().as_ref(), b"5432");
-        assert_eq!(token_value(&results[1], None).unwrap().as_ref(), br#"{"user":"u","port":5432,"path":"/a"}"#);
-        assert!(token_value(&results[1], Some(b"nope")).unwrap_err().contains("not found"));
-        assert_eq!(token_value(&results[2], Some(b"user")).unwrap_err(), "no such item");
-        assert_eq!(token_value(&results[3], None).unwrap_err(), "no provider for prefix Y");
-        assert!(counting.calls.lock().unwrap().contains(&("/a".to_string(), b"v=2".to_vec())));
+        assert_eq!(
+            token_value(&results[0], Some(b"user")).unwrap().as_ref(),
+            b"u"
+        );
+        assert_eq!(
+            token_value(&results[0], Some(b"port")).unwrap().as_ref(),
+            b"5432"
+        );
+        assert_eq!(
+            token_value(&results[1], None).unwrap().as_ref(),
+            br#"{"user":"u","port":5432,"path":"/a"}"#
+        );
+        assert!(
+            token_value(&results[1], Some(b"nope"))
+                .unwrap_err()
+                .contains("not found")
+        );
+        assert_eq!(
+            token_value(&results[2], Some(b"user")).unwrap_err(),
+            "no such item"
+        );
+        assert_eq!(
+            token_value(&results[3], None).unwrap_err(),
+            "no provider for prefix Y"
+        );
+        assert!(
+            counting
+                .calls
+                .lock()
+                .unwrap()
+                .contains(&("/a".to_string(), b"v=2".to_vec()))
+        );
     }
 }

@@ -33,7 +33,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Command::Scan(args) => scan_command(&config, &args),
             Command::Insert(args) => {
                 let input = read_input(&args.input)?;
-                text_command(&config, &signals, &input_name(&args.input), input, Target::parse(&args.path)).await
+                text_command(
+                    &config,
+                    &signals,
+                    &input_name(&args.input),
+                    input,
+                    Target::parse(&args.path),
+                )
+                .await
             }
             Command::StringInput(args) => {
                 // configmanager's rule: `-` is stdin, an existing file is read, else the text itself.
@@ -44,19 +51,36 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 };
                 text_command(&config, &signals, &name, input, Target::parse(&args.path)).await
             }
-            Command::Retrieve(args) => retrieve_command(&config, &signals, &args.tokens, args.format, Target::parse(&args.path)).await,
+            Command::Retrieve(args) => {
+                retrieve_command(
+                    &config,
+                    &signals,
+                    &args.tokens,
+                    args.format,
+                    Target::parse(&args.path),
+                )
+                .await
+            }
         }
     })
 }
 
 fn input_name(arg: &str) -> String {
-    if arg == "-" { "<stdin>".to_string() } else { arg.to_string() }
+    if arg == "-" {
+        "<stdin>".to_string()
+    } else {
+        arg.to_string()
+    }
 }
 
 fn read_input(arg: &str) -> Result<Vec<u8>, Error> {
     let name = input_name(arg);
     let mut buf = Vec::new();
-    let r = if arg == "-" { std::io::stdin().lock().read_to_end(&mut buf).map(|_| ()) } else { std::fs::read(arg).map(|b| buf = b) };
+    let r = if arg == "-" {
+        std::io::stdin().lock().read_to_end(&mut buf).map(|_| ())
+    } else {
+        std::fs::read(arg).map(|b| buf = b)
+    };
     r.map_err(|source| Error::Input { name, source })?;
     Ok(buf)
 }
@@ -76,15 +100,28 @@ fn expand(config: &Config, name: &str, input: Vec<u8>) -> Result<Vec<u8>, Error>
     if !config.envsubst {
         return Ok(input);
     }
-    crate::envsubst::expand(&input, |var| config.env_var(var))
-        .map_err(|errors| Error::Invalid(errors.to_string().lines().map(|l| format!("{name}: {l}")).collect()))
+    crate::envsubst::expand(&input, |var| config.env_var(var)).map_err(|errors| {
+        Error::Invalid(
+            errors
+                .to_string()
+                .lines()
+                .map(|l| format!("{name}: {l}"))
+                .collect(),
+        )
+    })
 }
 
 /// Scans, or reports every malformed token as `NAME:LINE:COLUMN: message`.
 fn scan_checked(grammar: &Grammar, name: &str, input: &[u8]) -> Result<Vec<Token>, Error> {
     let found = scan(grammar, input);
     if !found.errors.is_empty() {
-        return Err(Error::Invalid(found.errors.iter().map(|e| format!("{name}:{}:{}: {e}", e.line, e.column)).collect()));
+        return Err(Error::Invalid(
+            found
+                .errors
+                .iter()
+                .map(|e| format!("{name}:{}:{}: {e}", e.line, e.column))
+                .collect(),
+        ));
     }
     Ok(found.tokens)
 }
@@ -121,19 +158,33 @@ fn scan_command(config: &Config, args: &ScanArgs) -> Result<(), Error> {
         }
         ScanFormat::Text => {
             for t in &tokens {
-                let mut parts = format!("prefix={} path={}", t.prefix(&input), text(t.path(&input)));
+                let mut parts =
+                    format!("prefix={} path={}", t.prefix(&input), text(t.path(&input)));
                 if let Some(k) = t.key_path(&input) {
                     parts.push_str(&format!(" key_path={}", text(k)));
                 }
                 if let Some(m) = t.metadata(&input) {
                     parts.push_str(&format!(" metadata={}", text(m)));
                 }
-                out.extend_from_slice(format!("{name}:{}:{}: {}  ({parts})\n", t.line, t.column, text(t.text(&input))).as_bytes());
+                out.extend_from_slice(
+                    format!(
+                        "{name}:{}:{}: {}  ({parts})\n",
+                        t.line,
+                        t.column,
+                        text(t.text(&input))
+                    )
+                    .as_bytes(),
+                );
             }
             let prefixes = plan.prefixes().join(", ");
             out.extend_from_slice(
-                format!("{} token(s), {} fetch(es), prefixes: {}\n", tokens.len(), plan.len(), if prefixes.is_empty() { "-" } else { &prefixes })
-                    .as_bytes(),
+                format!(
+                    "{} token(s), {} fetch(es), prefixes: {}\n",
+                    tokens.len(),
+                    plan.len(),
+                    if prefixes.is_empty() { "-" } else { &prefixes }
+                )
+                .as_bytes(),
             );
         }
     }
@@ -141,24 +192,43 @@ fn scan_command(config: &Config, args: &ScanArgs) -> Result<(), Error> {
 }
 
 /// `insert` and `string-input`: replace every token in the text.
-async fn text_command(config: &Config, signals: &Signals, name: &str, input: Vec<u8>, target: Target) -> Result<(), Error> {
+async fn text_command(
+    config: &Config,
+    signals: &Signals,
+    name: &str,
+    input: Vec<u8>,
+    target: Target,
+) -> Result<(), Error> {
     let input = expand(config, name, input)?;
     let grammar = grammar(config);
     let tokens = scan_checked(&grammar, name, &input)?;
     let located: Vec<Located> = tokens
         .iter()
-        .map(|t| Located { input: &input, token: t, location: format!("{name}:{}:{}", t.line, t.column) })
+        .map(|t| Located {
+            input: &input,
+            token: t,
+            location: format!("{name}:{}:{}", t.line, t.column),
+        })
         .collect();
     let values = resolve(config, signals, &located).await?;
     let output = crate::render::render(
         &input,
-        tokens.iter().zip(&values).filter_map(|(t, v)| v.as_ref().map(|v| (t.span, v.expose()))),
+        tokens
+            .iter()
+            .zip(&values)
+            .filter_map(|(t, v)| v.as_ref().map(|v| (t.span, v.expose()))),
     );
     write_output(&target, &output)
 }
 
 /// `retrieve`: each `--token` must be exactly one token.
-async fn retrieve_command(config: &Config, signals: &Signals, args: &[String], format: RetrieveFormat, target: Target) -> Result<(), Error> {
+async fn retrieve_command(
+    config: &Config,
+    signals: &Signals,
+    args: &[String],
+    format: RetrieveFormat,
+    target: Target,
+) -> Result<(), Error> {
     let grammar = grammar(config);
     let mut errors = Vec::new();
     let mut parsed: Vec<(Vec<u8>, Token)> = Vec::new();
@@ -186,7 +256,11 @@ async fn retrieve_command(config: &Config, signals: &Signals, args: &[String], f
     let located: Vec<Located> = parsed
         .iter()
         .enumerate()
-        .map(|(i, (input, token))| Located { input, token, location: format!("--token {}", i + 1) })
+        .map(|(i, (input, token))| Located {
+            input,
+            token,
+            location: format!("--token {}", i + 1),
+        })
         .collect();
     let values = resolve(config, signals, &located).await?;
     let key_separator = grammar.key_separator();
@@ -194,7 +268,12 @@ async fn retrieve_command(config: &Config, signals: &Signals, args: &[String], f
     for ((input, token), value) in parsed.iter().zip(&values) {
         let Some(value) = value else { continue };
         let name = crate::output::var_name(token.path(input), token.key_path(input), key_separator);
-        vars.extend(crate::output::vars_for_token(name, value, &String::from_utf8_lossy(token.text(input))));
+        vars.extend(crate::output::vars_for_token(
+            name,
+            value,
+            &String::from_utf8_lossy(token.text(input)),
+            key_separator,
+        ));
     }
     let vars = crate::output::collect(vars).map_err(|e| Error::Format(e.to_string()))?;
     let format = match format {
@@ -216,7 +295,11 @@ struct Located<'a> {
 
 /// Resolves every token: `Some(value)`, or `None` where it failed and `--lax` keeps it as it was.
 /// Without `--lax` any failure fails the run, listing every failed token.
-async fn resolve(config: &Config, signals: &Signals, tokens: &[Located<'_>]) -> Result<Vec<Option<Secret>>, Error> {
+async fn resolve(
+    config: &Config,
+    signals: &Signals,
+    tokens: &[Located<'_>],
+) -> Result<Vec<Option<Secret>>, Error> {
     let mut plan = Plan::new();
     let fetch_of: Vec<usize> = tokens.iter().map(|l| plan.add(l.input, l.token)).collect();
     tracing::info!(tokens = tokens.len(), fetches = plan.len(), prefixes = ?plan.prefixes(), "plan");
@@ -236,7 +319,10 @@ async fn resolve(config: &Config, signals: &Signals, tokens: &[Located<'_>]) -> 
         }
     }
     if let Some((prefix, tried)) = missing.into_iter().next() {
-        return Err(Error::PluginNotFound { prefix: prefix.to_ascii_lowercase(), tried });
+        return Err(Error::PluginNotFound {
+            prefix: prefix.to_ascii_lowercase(),
+            tried,
+        });
     }
 
     let (host, start_errors) = tokio::select! {
@@ -288,7 +374,10 @@ async fn resolve(config: &Config, signals: &Signals, tokens: &[Located<'_>]) -> 
         }
         return Ok(values);
     }
-    Err(Error::Unresolved { failures, total: tokens.len() })
+    Err(Error::Unresolved {
+        failures,
+        total: tokens.len(),
+    })
 }
 
 /// Writes the result: to stdout, or atomically to a file (only ever after every token resolved).
@@ -299,11 +388,16 @@ fn write_output(target: &Target, bytes: &[u8]) -> Result<(), Error> {
             match out.write_all(bytes).and_then(|()| out.flush()) {
                 // A closed pipe (`cm insert | head`) is the reader's choice, not our failure.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                r => r.map_err(|e| Error::Output { name: "stdout".into(), reason: e.to_string() }),
+                r => r.map_err(|e| Error::Output {
+                    name: "stdout".into(),
+                    reason: e.to_string(),
+                }),
             }
         }
-        Target::File(path) => crate::atomic::write_atomic(path, bytes)
-            .map_err(|e| Error::Output { name: path.display().to_string(), reason: e.to_string() }),
+        Target::File(path) => crate::atomic::write_atomic(path, bytes).map_err(|e| Error::Output {
+            name: path.display().to_string(),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -319,7 +413,10 @@ impl Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            if let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+            if let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
                 tokio::spawn(async move {
                     let n = tokio::select! {
                         _ = int.recv() => libc::SIGINT,
@@ -352,7 +449,12 @@ fn init_logging(config: &Config) {
         2 => "debug,h2=info,tower=info,hyper=info,hyper_util=info",
         _ => "trace",
     };
-    let filter = config.log.filter.as_deref().and_then(|f| EnvFilter::try_new(f).ok()).unwrap_or_else(|| EnvFilter::new(default));
+    let filter = config
+        .log
+        .filter
+        .as_deref()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

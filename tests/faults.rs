@@ -11,20 +11,30 @@ fn start_failure(mode: &str, extra: &[&str]) -> crate::support::Run {
     let mut args = extra.to_vec();
     args.extend(["insert", "-p", "out.txt"]);
     let r = b.run(&args, token.as_bytes());
-    assert_eq!(b.read("out.txt"), b"keep\n", "output file must be untouched");
-    r.failure(3).stderr_has(&format!("providers not initialised, plugin {}", mode.to_ascii_uppercase()));
+    assert_eq!(
+        b.read("out.txt"),
+        b"keep\n",
+        "output file must be untouched"
+    );
+    r.failure(3).stderr_has(&format!(
+        "providers not initialised, plugin {}",
+        mode.to_ascii_uppercase()
+    ));
     r
 }
 
 #[test]
 fn plugin_exiting_at_once_shows_its_stderr() {
-    start_failure("exit", &[]).stderr_has("plugin exited before we could connect").stderr_has("fatal: cannot reach the secret store");
+    start_failure("exit", &[])
+        .stderr_has("plugin exited before we could connect")
+        .stderr_has("fatal: cannot reach the secret store");
 }
 
 #[test]
 fn handshake_never_arrives() {
-    start_failure("nohandshake", &["--plugin-start-timeout", "0.5"])
-        .stderr_has("timeout while waiting for plugin to start (0.5s elapsed, see --plugin-start-timeout)");
+    start_failure("nohandshake", &["--plugin-start-timeout", "0.5"]).stderr_has(
+        "timeout while waiting for plugin to start (0.5s elapsed, see --plugin-start-timeout)",
+    );
 }
 
 #[test]
@@ -34,23 +44,43 @@ fn netrpc_is_unsupported() {
 
 #[test]
 fn garbage_handshake() {
-    start_failure("garbage", &[]).stderr_has("unrecognized remote plugin message: \"hello, I am not a handshake\"");
+    start_failure("garbage", &[])
+        .stderr_has("unrecognized remote plugin message: \"hello, I am not a handshake\"");
 }
 
 #[test]
 fn output_before_the_handshake_is_refused_like_go_plugin_does() {
-    start_failure("noise", &[]).stderr_has("unrecognized remote plugin message: \"starting up...\"");
+    start_failure("noise", &[])
+        .stderr_has("unrecognized remote plugin message: \"starting up...\"");
 }
 
 #[test]
 fn not_executable_and_wrong_architecture() {
     let b = Bench::new();
     let p = b.install("echo");
-    std::fs::write(&p, b"\x7fELF\x02\x01\x01\0garbage-not-a-real-binary").unwrap();
-    b.run(&["insert"], b"ECHO://x").failure(3).stderr_has("not an executable for this machine");
+    std::fs::write(&p, b"garbage, not a binary").unwrap();
+    b.run(&["insert"], b"ECHO://x")
+        .failure(3)
+        .stderr_has("cannot execute the plugin: not an executable for this machine")
+        .stderr_has("neither an ELF binary nor a #! script");
+    // An arm64 (or, on arm64, amd64) ELF header.
+    let machine: u8 = if cfg!(target_arch = "aarch64") {
+        62
+    } else {
+        183
+    };
+    let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0".to_vec();
+    elf.extend_from_slice(&[machine, 0]);
+    elf.extend_from_slice(&[0; 44]);
+    std::fs::write(&p, &elf).unwrap();
+    b.run(&["insert"], b"ECHO://x")
+        .failure(3)
+        .stderr_has("cannot execute the plugin: built for");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-    b.run(&["insert"], b"ECHO://x").failure(3).stderr_has("the file is not executable");
+    b.run(&["insert"], b"ECHO://x")
+        .failure(3)
+        .stderr_has("the file is not executable");
 }
 
 #[test]
@@ -58,7 +88,9 @@ fn crash_in_the_middle_of_a_call_fails_that_call_cleanly() {
     let b = Bench::new();
     b.install("echo");
     let r = b.run(&["insert"], b"ECHO://crash ECHO://sleep/300/a\n");
-    r.failure(1).stderr_has("failed to retrieve config item - (ECHO://crash), plugin ECHO closed the connection");
+    r.failure(1).stderr_has(
+        "failed to retrieve config item - (ECHO://crash), plugin ECHO closed the connection",
+    );
 }
 
 #[test]
@@ -74,7 +106,10 @@ fn a_call_that_never_returns_times_out() {
 fn a_plugin_that_ignores_shutdown_is_killed_after_the_grace_period() {
     let b = Bench::new();
     b.install("noshutdown");
-    b.run(&["-v", "insert"], b"NOSHUTDOWN://a").success().stdout_is("a->").stderr_has("plugin failed to exit gracefully");
+    b.run(&["-v", "insert"], b"NOSHUTDOWN://a")
+        .success()
+        .stdout_is("a->")
+        .stderr_has("plugin failed to exit gracefully");
 }
 
 #[test]
@@ -84,7 +119,10 @@ fn values_up_to_the_limit_pass_and_larger_ones_fail_clearly() {
     let r = b.run(&["insert"], b"ECHO://big/1048576");
     r.success();
     assert_eq!(r.stdout.len(), 1 << 20);
-    b.run(&["insert"], format!("ECHO://big/{}", 64 * 1024 * 1024 + 100_000).as_bytes())
-        .failure(1)
-        .stderr_has("returned a value larger than the 64 MiB limit");
+    b.run(
+        &["insert"],
+        format!("ECHO://big/{}", 64 * 1024 * 1024 + 100_000).as_bytes(),
+    )
+    .failure(1)
+    .stderr_has("returned a value larger than the 64 MiB limit");
 }

@@ -8,14 +8,17 @@ use crate::support::{Bench, TEST_PLUGIN, go_fixtures};
 
 #[test]
 fn cm_resolves_through_a_go_plugin() {
-    let Some((go_plugin, _)) = go_fixtures() else { return };
+    let Some((go_plugin, _)) = go_fixtures() else {
+        return;
+    };
     let b = Bench::new();
     b.install_binary("gotest", go_plugin);
     let r = b.run_cmd(
         b.cm().env("CM_GO_PLUGIN_CALL_LOG", b.path("go-calls.log")).args(["-vv", "insert"]),
         b"a=GOTEST:///app/a[version=2] u=GOTEST://json/x|user p=GOTEST://json/x|port h=GOTEST://json/x|nested.k\n",
     );
-    r.success().stdout_is("a=/app/a->version=2 u=go-user p=5432 h=v\n");
+    r.success()
+        .stdout_is("a=/app/a->version=2 u=go-user p=5432 h=v\n");
     // The Go plugin's hclog line, forwarded under the plugin's name.
     r.stderr_has("go fixture plugin starting");
     let calls = std::fs::read_to_string(b.path("go-calls.log")).unwrap();
@@ -24,7 +27,9 @@ fn cm_resolves_through_a_go_plugin() {
 
 #[test]
 fn go_plugin_errors_use_configmanager_wording() {
-    let Some((go_plugin, _)) = go_fixtures() else { return };
+    let Some((go_plugin, _)) = go_fixtures() else {
+        return;
+    };
     let b = Bench::new();
     b.install_binary("gotest", go_plugin);
     b.run(&["insert"], b"GOTEST://err")
@@ -34,31 +39,67 @@ fn go_plugin_errors_use_configmanager_wording() {
 
 #[test]
 fn go_host_loads_a_rust_sdk_plugin() {
-    let Some((_, go_host)) = go_fixtures() else { return };
+    let Some((_, go_host)) = go_fixtures() else {
+        return;
+    };
     let b = Bench::new();
     let plugin = b.install("echo");
-    let out = Command::new(go_host).env("GOHOST_LOG_LEVEL", "off").arg(&plugin).arg("/app/x").arg("version=3").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(go_host)
+        .env("GOHOST_LOG_LEVEL", "off")
+        .arg(&plugin)
+        .arg("/app/x")
+        .arg("version=3")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "/app/x->version=3\n");
 
-    let out = Command::new(go_host).env("GOHOST_LOG_LEVEL", "off").arg(&plugin).arg("err").output().unwrap();
+    let out = Command::new(go_host)
+        .env("GOHOST_LOG_LEVEL", "off")
+        .arg(&plugin)
+        .arg("err")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("implementation ECHO error: simulated failure for token: err"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("implementation ECHO error: simulated failure for token: err"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
 
     // Many concurrent calls over one connection.
-    let out = Command::new(go_host).env("GOHOST_LOG_LEVEL", "off").args(["-n", "200"]).arg(&plugin).arg("/y").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().filter(|l| *l == "/y->").count(), 200);
+    let out = Command::new(go_host)
+        .env("GOHOST_LOG_LEVEL", "off")
+        .args(["-n", "200"])
+        .arg(&plugin)
+        .arg("/y")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| *l == "/y->")
+            .count(),
+        200
+    );
     b.assert_no_plugins_left();
 }
 
 #[test]
 fn go_host_with_a_wrong_cookie_is_refused_by_the_sdk() {
-    let Some((_, go_host)) = go_fixtures() else { return };
+    let Some((_, go_host)) = go_fixtures() else {
+        return;
+    };
     let out = Command::new(go_host)
         .env("GOHOST_LOG_LEVEL", "off")
         .env("GOHOST_COOKIE_VALUE", "wrong")

@@ -11,10 +11,23 @@ fn interrupt(signal: i32, expected: i32) {
     let b = Bench::new();
     b.install("echo");
     b.write("out.txt", "keep\n");
-    let mut child = b.cm().args(["insert", "-p", "out.txt"]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(b"ECHO://hang").unwrap();
+    let mut child = b
+        .cm()
+        .args(["insert", "-p", "out.txt"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ECHO://hang")
+        .unwrap();
     // Wait until the plugin is running and the call is in flight.
-    wait_until(Duration::from_secs(20), "the plugin call", || b.call_count() == 1);
+    wait_until(Duration::from_secs(20), "the plugin call", || {
+        b.call_count() == 1
+    });
     assert_eq!(b.plugin_pids().len(), 1);
     // SAFETY: plain syscall on our own child.
     unsafe {
@@ -42,9 +55,23 @@ fn sigterm_stops_plugins_and_exits_143() {
 fn sigkill_of_cm_still_stops_its_plugins() {
     let b = Bench::new();
     b.install("echo");
-    let mut child = b.cm().args(["insert"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(b"ECHO://hang").unwrap();
-    wait_until(Duration::from_secs(20), "the plugin call", || b.call_count() == 1);
+    let mut child = b
+        .cm()
+        .args(["insert"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ECHO://hang")
+        .unwrap();
+    wait_until(Duration::from_secs(20), "the plugin call", || {
+        b.call_count() == 1
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     b.assert_no_plugins_left();

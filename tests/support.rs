@@ -36,19 +36,35 @@ impl Run {
 
     #[track_caller]
     pub fn success(&self) -> &Self {
-        assert_eq!(self.code, Some(0), "expected success\n--- stdout\n{}\n--- stderr\n{}", self.stdout(), self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn failure(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}", self.stdout(), self.stderr);
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n--- stderr\n{}", self.stderr);
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n--- stderr\n{}",
+            self.stderr
+        );
         self
     }
 
@@ -61,7 +77,10 @@ impl Run {
 
 impl Bench {
     pub fn new() -> Bench {
-        Bench { dir: tempfile::tempdir().unwrap(), home: tempfile::tempdir().unwrap() }
+        Bench {
+            dir: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -89,7 +108,12 @@ impl Bench {
 
     pub fn install_binary(&self, prefix: &str, binary: &Path) -> PathBuf {
         let lower = prefix.to_ascii_lowercase();
-        let dest = self.dir.path().join(".configmanager/plugins").join(&lower).join(plugin_file_name(&lower));
+        let dest = self
+            .dir
+            .path()
+            .join(".configmanager/plugins")
+            .join(&lower)
+            .join(plugin_file_name(&lower));
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::copy(binary, &dest).unwrap();
         dest
@@ -115,7 +139,12 @@ impl Bench {
     }
 
     pub fn run_cmd(&self, cmd: &mut Command, stdin: &[u8]) -> Run {
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut input = child.stdin.take().unwrap();
         let stdin = stdin.to_vec();
         let writer = std::thread::spawn(move || {
@@ -124,7 +153,11 @@ impl Bench {
         let out = child.wait_with_output().unwrap();
         writer.join().unwrap();
         self.assert_no_plugins_left();
-        Run { code: out.status.code(), stdout: out.stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+        Run {
+            code: out.status.code(),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 
     /// Pids of live processes started from a binary inside this bench (its plugins).
@@ -153,7 +186,10 @@ impl Bench {
         std::fs::read_to_string(self.path("calls.log"))
             .unwrap_or_default()
             .lines()
-            .filter_map(|l| l.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
+            .filter_map(|l| {
+                l.split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+            })
             .collect()
     }
 
@@ -167,11 +203,22 @@ pub fn plugin_pids_under(dir: &Path) -> Vec<u32> {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(exe) = std::fs::read_link(entry.path().join("exe")) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(exe) = std::fs::read_link(entry.path().join("exe")) else {
+            continue;
+        };
         if exe.starts_with(&dir) {
             let state = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            let zombie = state.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
+            let zombie = state
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
             if !zombie {
                 pids.push(pid);
             }

@@ -44,9 +44,14 @@ impl TokenStore for Store {
 /// ends, so tests can count calls and see how many overlapped.
 fn log_call(event: &str, token: &str) -> Result<(), StoreError> {
     if let Ok(log) = std::env::var("CM_TEST_CALL_LOG") {
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(StoreError::retrieve_failed)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(StoreError::retrieve_failed)?;
         // One write per line, so concurrent calls never interleave within a line.
-        f.write_all(format!("{event} {token}\n").as_bytes()).map_err(StoreError::retrieve_failed)?;
+        f.write_all(format!("{event} {token}\n").as_bytes())
+            .map_err(StoreError::retrieve_failed)?;
     }
     Ok(())
 }
@@ -56,7 +61,11 @@ impl Store {
         let meta = String::from_utf8_lossy(metadata);
         match self.mode {
             Mode::Slow => {
-                let ms = meta.split(',').find_map(|kv| kv.strip_prefix("ms=")).and_then(|v| v.parse().ok()).unwrap_or(200);
+                let ms = meta
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix("ms="))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(200);
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 Ok(format!("{token}->{meta}"))
             }
@@ -69,17 +78,28 @@ impl Store {
             })
             .to_string()),
             Mode::Echo => match token {
-                "err" => Err(StoreError::implementation("ECHO", "simulated failure", token)),
+                "err" => Err(StoreError::implementation(
+                    "ECHO",
+                    "simulated failure",
+                    token,
+                )),
                 "crash" => {
                     tracing::error!("crashing on purpose");
                     std::process::abort()
                 }
                 "hang" => std::future::pending().await,
                 _ => {
-                    if let Some(n) = token.strip_prefix("big/").and_then(|n| n.parse::<usize>().ok()) {
+                    if let Some(n) = token
+                        .strip_prefix("big/")
+                        .and_then(|n| n.parse::<usize>().ok())
+                    {
                         return Ok("x".repeat(n));
                     }
-                    if let Some(ms) = token.strip_prefix("sleep/").and_then(|r| r.split('/').next()).and_then(|m| m.parse().ok()) {
+                    if let Some(ms) = token
+                        .strip_prefix("sleep/")
+                        .and_then(|r| r.split('/').next())
+                        .and_then(|m| m.parse().ok())
+                    {
                         tokio::time::sleep(Duration::from_millis(ms)).await;
                     }
                     Ok(format!("{token}->{meta}"))
@@ -91,7 +111,11 @@ impl Store {
 
 fn main() {
     let exe = std::env::args().next().unwrap_or_default();
-    let name = std::path::Path::new(&exe).file_name().and_then(|n| n.to_str()).unwrap_or("echo").to_string();
+    let name = std::path::Path::new(&exe)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("echo")
+        .to_string();
     let mode = name.split('-').next().unwrap_or("echo").to_string();
     let forever = || loop {
         std::thread::sleep(Duration::from_secs(3600));
@@ -113,7 +137,10 @@ fn main() {
         "noise" => {
             println!("starting up...");
         }
-        "oldcookie" if std::env::var("CONFIGMANAGER_PLUGIN").as_deref() != Ok("configmanager-plugin-hello") => {
+        "oldcookie"
+            if std::env::var("CONFIGMANAGER_PLUGIN").as_deref()
+                != Ok("configmanager-plugin-hello") =>
+        {
             eprintln!("This binary is a plugin. These are not meant to be executed directly.");
             std::process::exit(1);
         }
@@ -130,7 +157,11 @@ fn main() {
     };
     init_hclog_logging();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let result = rt.block_on(serve_with(store, ServeOptions::from_env(), std::io::stdout()));
+    let result = rt.block_on(serve_with(
+        store,
+        ServeOptions::from_env(),
+        std::io::stdout(),
+    ));
     if let Err(e) = result {
         eprintln!("{e}");
         std::process::exit(1);

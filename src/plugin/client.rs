@@ -37,7 +37,10 @@ pub struct PluginClient {
 }
 
 /// Dials the plugin at `address` (plaintext HTTP/2; the socket lives in a private 0700 folder).
-pub async fn connect(address: &Address, timeout: Duration) -> Result<Channel, tonic::transport::Error> {
+pub async fn connect(
+    address: &Address,
+    timeout: Duration,
+) -> Result<Channel, tonic::transport::Error> {
     // The URI is required by tonic but unused: the connector below decides where to dial. Go
     // hosts likewise dial the target "unused".
     let endpoint = Endpoint::from_static("http://localhost")
@@ -52,7 +55,9 @@ pub async fn connect(address: &Address, timeout: Duration) -> Result<Channel, to
                     async move {
                         #[cfg(unix)]
                         {
-                            Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(path).await?))
+                            Ok::<_, std::io::Error>(TokioIo::new(
+                                tokio::net::UnixStream::connect(path).await?,
+                            ))
                         }
                         #[cfg(not(unix))]
                         {
@@ -127,11 +132,18 @@ impl PluginClient {
 
     /// Calls `/proto.TokenStore/Value`.
     pub async fn value(&self, token: &str, metadata: &[u8]) -> Result<Secret, ProviderError> {
-        let _permit = self.permits.acquire().await.map_err(|_| ProviderError::new("plugin is shutting down"))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ProviderError::new("plugin is shutting down"))?;
         let mut client = proto::token_store_client::TokenStoreClient::new(self.channel.clone())
             .max_decoding_message_size(wire::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(wire::MAX_MESSAGE_BYTES);
-        let mut request = tonic::Request::new(proto::TokenValueRequest { token: token.to_string(), metadata: metadata.to_vec() });
+        let mut request = tonic::Request::new(proto::TokenValueRequest {
+            token: token.to_string(),
+            metadata: metadata.to_vec(),
+        });
         // Sent as grpc-timeout, so the plugin can give up too.
         request.set_timeout(self.limits.timeout);
         match tokio::time::timeout(self.limits.timeout, client.value(request)).await {
@@ -152,7 +164,8 @@ impl PluginClient {
         for t in &self.tasks {
             t.abort();
         }
-        let mut controller = go_plugin::grpc_controller_client::GrpcControllerClient::new(self.channel.clone());
+        let mut controller =
+            go_plugin::grpc_controller_client::GrpcControllerClient::new(self.channel.clone());
         let _ = tokio::time::timeout(limit, controller.shutdown(go_plugin::Empty {})).await;
     }
 }
@@ -170,22 +183,53 @@ impl Drop for PluginClient {
 fn status_to_error(plugin: &str, status: &tonic::Status, timeout: Duration) -> ProviderError {
     use tonic::Code;
     let message = status.message();
+    // tonic's client-side deadline (from `set_timeout`).
+    if status.code() == Code::Cancelled && message.contains("Timeout expired") {
+        return ProviderError::new(format!(
+            "plugin {plugin} did not answer within {} (see --timeout)",
+            humantime(timeout)
+        ));
+    }
+    // tonic reports its own transport failures (connection reset by a crashed plugin) as a
+    // status with the underlying error as its source.
+    if std::error::Error::source(status).is_some() {
+        return ProviderError::new(format!(
+            "plugin {plugin} closed the connection (it may have crashed): {message}"
+        ));
+    }
     match status.code() {
-        Code::Unknown | Code::NotFound | Code::InvalidArgument | Code::PermissionDenied | Code::FailedPrecondition | Code::Unauthenticated | Code::Internal
+        Code::Unknown
+        | Code::NotFound
+        | Code::InvalidArgument
+        | Code::PermissionDenied
+        | Code::FailedPrecondition
+        | Code::Unauthenticated
+        | Code::Internal
             if !message.is_empty() =>
         {
             ProviderError::new(message)
         }
-        Code::DeadlineExceeded => ProviderError::new(format!("plugin {plugin} did not answer within {} (see --timeout)", humantime(timeout))),
-        Code::OutOfRange | Code::ResourceExhausted if message.contains("too large") => ProviderError::new(format!(
-            "plugin {plugin} returned a value larger than the {} MiB limit",
-            wire::MAX_VALUE_BYTES / (1024 * 1024)
+        Code::DeadlineExceeded => ProviderError::new(format!(
+            "plugin {plugin} did not answer within {} (see --timeout)",
+            humantime(timeout)
         )),
+        Code::OutOfRange | Code::ResourceExhausted if message.contains("too large") => {
+            ProviderError::new(format!(
+                "plugin {plugin} returned a value larger than the {} MiB limit",
+                wire::MAX_VALUE_BYTES / (1024 * 1024)
+            ))
+        }
         Code::Unavailable | Code::Cancelled => ProviderError::new(format!(
             "plugin {plugin} closed the connection (it may have crashed): {}",
-            if message.is_empty() { "no detail" } else { message }
+            if message.is_empty() {
+                "no detail"
+            } else {
+                message
+            }
         )),
-        Code::Unimplemented => ProviderError::new(format!("plugin {plugin} does not implement /proto.TokenStore/Value: {message}")),
+        Code::Unimplemented => ProviderError::new(format!(
+            "plugin {plugin} does not implement /proto.TokenStore/Value: {message}"
+        )),
         code => ProviderError::new(format!("plugin {plugin} failed: {code:?}: {message}")),
     }
 }
@@ -193,7 +237,11 @@ fn status_to_error(plugin: &str, status: &tonic::Status, timeout: Duration) -> P
 /// `1.5s`, `60s`: durations as a user wrote them.
 pub(crate) fn humantime(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{}s", d.as_secs_f64()) }
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
 }
 
 #[cfg(test)]
@@ -203,19 +251,34 @@ mod tests {
 
     #[test]
     fn plugin_errors_pass_through() {
-        let e = status_to_error("AWSSECRETS", &Status::new(Code::Unknown, "implementation X error: boom for token: t"), Duration::from_secs(60));
+        let e = status_to_error(
+            "AWSSECRETS",
+            &Status::new(Code::Unknown, "implementation X error: boom for token: t"),
+            Duration::from_secs(60),
+        );
         assert_eq!(e.0, "implementation X error: boom for token: t");
     }
 
     #[test]
     fn transport_errors_are_explained() {
         let t = Duration::from_millis(1500);
-        assert_eq!(status_to_error("P", &Status::new(Code::DeadlineExceeded, ""), t).0, "plugin P did not answer within 1.5s (see --timeout)");
-        assert!(status_to_error("P", &Status::new(Code::Unavailable, "broken pipe"), t).0.contains("may have crashed"));
+        assert_eq!(
+            status_to_error("P", &Status::new(Code::DeadlineExceeded, ""), t).0,
+            "plugin P did not answer within 1.5s (see --timeout)"
+        );
         assert!(
-            status_to_error("P", &Status::new(Code::OutOfRange, "Error, decoded message length too large"), t)
+            status_to_error("P", &Status::new(Code::Unavailable, "broken pipe"), t)
                 .0
-                .contains("larger than the 64 MiB limit")
+                .contains("may have crashed")
+        );
+        assert!(
+            status_to_error(
+                "P",
+                &Status::new(Code::OutOfRange, "Error, decoded message length too large"),
+                t
+            )
+            .0
+            .contains("larger than the 64 MiB limit")
         );
     }
 }

@@ -39,7 +39,11 @@ pub struct SearchPath {
 impl SearchPath {
     /// Builds the search path from `$CONFIGMANAGER_DIR`, the current directory and the home
     /// directory (each may be missing); duplicates are dropped.
-    pub fn new(configmanager_dir: Option<PathBuf>, cwd: Option<PathBuf>, home: Option<PathBuf>) -> Self {
+    pub fn new(
+        configmanager_dir: Option<PathBuf>,
+        cwd: Option<PathBuf>,
+        home: Option<PathBuf>,
+    ) -> Self {
         let mut dirs: Vec<PathBuf> = Vec::new();
         for d in [configmanager_dir, cwd, home].into_iter().flatten() {
             if !d.as_os_str().is_empty() && !dirs.contains(&d) {
@@ -75,9 +79,12 @@ impl SearchPath {
                 continue;
             };
             for entry in entries.flatten() {
-                let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
                 // A prefix must be usable in a token; anything else is not a plugin folder.
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
                     continue;
                 }
                 let upper = name.to_ascii_uppercase();
@@ -94,7 +101,10 @@ impl SearchPath {
 
 /// `<dir>/.configmanager/plugins/<prefix>/<prefix>-<os>-<arch>`.
 pub fn plugin_path(dir: &Path, prefix_lower: &str) -> PathBuf {
-    dir.join(".configmanager").join("plugins").join(prefix_lower).join(file_name(prefix_lower))
+    dir.join(".configmanager")
+        .join("plugins")
+        .join(prefix_lower)
+        .join(file_name(prefix_lower))
 }
 
 #[cfg(test)]

@@ -59,7 +59,9 @@ pub enum HandshakeError {
     #[error("incompatible core API version with plugin: {0:?} (expected {CORE_PROTOCOL_VERSION})")]
     CoreVersion(String),
     /// The plugin chose an app protocol version we do not speak.
-    #[error("incompatible API version with plugin. Plugin version: {got}, Client versions: {supported:?}")]
+    #[error(
+        "incompatible API version with plugin. Plugin version: {got}, Client versions: {supported:?}"
+    )]
     AppVersion {
         /// What the plugin printed.
         got: String,
@@ -148,9 +150,16 @@ pub fn parse(line: &str, supported: &[u32]) -> Result<Handshake, HandshakeError>
     };
     let multiplex = match fields.get(6) {
         None => None,
-        Some(flag) => Some(parse_go_bool(flag).ok_or_else(|| HandshakeError::Multiplex(flag.to_string()))?),
+        Some(flag) => {
+            Some(parse_go_bool(flag).ok_or_else(|| HandshakeError::Multiplex(flag.to_string()))?)
+        }
     };
-    Ok(Handshake { app_version, address, server_cert, multiplex })
+    Ok(Handshake {
+        app_version,
+        address,
+        server_cert,
+        multiplex,
+    })
 }
 
 /// Go prints the DER certificate in unpadded standard base64; accept padded too.
@@ -209,7 +218,10 @@ mod tests {
     fn multiplex_flag() {
         assert_eq!(ok("1|1|unix|/tmp/p|grpc||true").multiplex, Some(true));
         assert_eq!(ok("1|1|unix|/tmp/p|grpc||false").multiplex, Some(false));
-        assert_eq!(err("1|1|unix|/tmp/p|grpc||maybe"), HandshakeError::Multiplex("maybe".into()));
+        assert_eq!(
+            err("1|1|unix|/tmp/p|grpc||maybe"),
+            HandshakeError::Multiplex("maybe".into())
+        );
     }
 
     #[test]
@@ -233,20 +245,47 @@ mod tests {
     fn refusals() {
         assert_eq!(err(""), HandshakeError::Empty);
         assert_eq!(err("  \n"), HandshakeError::Empty);
-        assert!(matches!(err("hello world"), HandshakeError::Unrecognized(_)));
-        assert!(matches!(err("a|b|c|d|e|f"), HandshakeError::Unrecognized(_)));
-        assert_eq!(err("2|1|unix|/tmp/p|grpc|"), HandshakeError::CoreVersion("2".into()));
+        assert!(matches!(
+            err("hello world"),
+            HandshakeError::Unrecognized(_)
+        ));
+        assert!(matches!(
+            err("a|b|c|d|e|f"),
+            HandshakeError::Unrecognized(_)
+        ));
+        assert_eq!(
+            err("2|1|unix|/tmp/p|grpc|"),
+            HandshakeError::CoreVersion("2".into())
+        );
         assert_eq!(
             err("1|3|unix|/tmp/p|grpc|"),
-            HandshakeError::AppVersion { got: "3".into(), supported: vec![1] }
+            HandshakeError::AppVersion {
+                got: "3".into(),
+                supported: vec![1]
+            }
         );
-        assert_eq!(err("1|1|udp|x|grpc|"), HandshakeError::Network("udp".into()));
-        assert!(matches!(err("1|1|tcp|nonsense|grpc|"), HandshakeError::Address { .. }));
-        assert!(matches!(err("1|1|unix||grpc|"), HandshakeError::Address { .. }));
+        assert_eq!(
+            err("1|1|udp|x|grpc|"),
+            HandshakeError::Network("udp".into())
+        );
+        assert!(matches!(
+            err("1|1|tcp|nonsense|grpc|"),
+            HandshakeError::Address { .. }
+        ));
+        assert!(matches!(
+            err("1|1|unix||grpc|"),
+            HandshakeError::Address { .. }
+        ));
         assert_eq!(err("1|1|unix|/tmp/p|netrpc|"), HandshakeError::NetRpc);
         assert_eq!(err("1|1|unix|/tmp/p"), HandshakeError::NetRpc);
-        assert_eq!(err("1|1|unix|/tmp/p|http|"), HandshakeError::Protocol("http".into()));
-        assert!(matches!(err("1|1|unix|/tmp/p|grpc||true|x"), HandshakeError::FieldCount(8, _)));
+        assert_eq!(
+            err("1|1|unix|/tmp/p|http|"),
+            HandshakeError::Protocol("http".into())
+        );
+        assert!(matches!(
+            err("1|1|unix|/tmp/p|grpc||true|x"),
+            HandshakeError::FieldCount(8, _)
+        ));
     }
 
     #[test]

@@ -11,7 +11,9 @@ use tokio::sync::Mutex;
 
 use super::client::{CallLimits, PluginClient, connect, humantime};
 use super::handshake::{self, HandshakeError};
-use super::process::{COOKIE_VALUE, COOKIE_VALUE_ALT, NOT_A_PLUGIN_MESSAGE, PluginProcess, SpawnOptions};
+use super::process::{
+    COOKIE_VALUE, COOKIE_VALUE_ALT, NOT_A_PLUGIN_MESSAGE, PluginProcess, SpawnOptions, preflight,
+};
 use crate::Secret;
 use crate::provider::{BoxFuture, Provider, ProviderError};
 
@@ -33,7 +35,10 @@ impl Default for HostOptions {
     fn default() -> Self {
         HostOptions {
             start_timeout: Duration::from_secs(30),
-            calls: CallLimits { concurrency: 64, timeout: Duration::from_secs(60) },
+            calls: CallLimits {
+                concurrency: 64,
+                timeout: Duration::from_secs(60),
+            },
             grace: Duration::from_secs(2),
         }
     }
@@ -43,7 +48,7 @@ impl Default for HostOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum StartFailure {
     /// The binary could not be executed.
-    #[error("cannot execute {path}: {reason}")]
+    #[error("cannot execute the plugin: {reason}")]
     Spawn {
         /// The binary.
         path: PathBuf,
@@ -132,7 +137,11 @@ impl RunningPlugin {
 }
 
 impl Provider for RunningPlugin {
-    fn fetch<'a>(&'a self, path: &'a str, metadata: &'a [u8]) -> BoxFuture<'a, Result<Secret, ProviderError>> {
+    fn fetch<'a>(
+        &'a self,
+        path: &'a str,
+        metadata: &'a [u8],
+    ) -> BoxFuture<'a, Result<Secret, ProviderError>> {
         Box::pin(self.client.value(path, metadata))
     }
 }
@@ -147,7 +156,10 @@ pub struct PluginHost {
 impl PluginHost {
     /// Starts each `(prefix, binary)` concurrently. Returns the host holding every plugin that
     /// started (they must be shut down even when others failed) and the failures.
-    pub async fn start(wanted: Vec<(String, PathBuf)>, opts: HostOptions) -> (PluginHost, Vec<StartError>) {
+    pub async fn start(
+        wanted: Vec<(String, PathBuf)>,
+        opts: HostOptions,
+    ) -> (PluginHost, Vec<StartError>) {
         let results = join_all(wanted.into_iter().map(|(prefix, path)| async move {
             let t = Instant::now();
             let r = start_one(&prefix, &path, &opts).await;
@@ -155,7 +167,10 @@ impl PluginHost {
             (prefix, r)
         }))
         .await;
-        let mut host = PluginHost { plugins: BTreeMap::new(), grace: opts.grace };
+        let mut host = PluginHost {
+            plugins: BTreeMap::new(),
+            grace: opts.grace,
+        };
         let mut errors = Vec::new();
         for (prefix, r) in results {
             match r {
@@ -185,14 +200,20 @@ impl PluginHost {
             match Arc::try_unwrap(p) {
                 Ok(p) => p.shutdown(grace).await,
                 // A caller still holds it (a cancelled fetch); killing on drop covers that case.
-                Err(p) => tracing::debug!(plugin = %p.prefix, "plugin still referenced at shutdown"),
+                Err(p) => {
+                    tracing::debug!(plugin = %p.prefix, "plugin still referenced at shutdown")
+                }
             }
         }))
         .await;
     }
 }
 
-async fn start_one(prefix: &str, path: &Path, opts: &HostOptions) -> Result<RunningPlugin, StartError> {
+async fn start_one(
+    prefix: &str,
+    path: &Path,
+    opts: &HostOptions,
+) -> Result<RunningPlugin, StartError> {
     let deadline = Instant::now() + opts.start_timeout;
     let fail = |failure: StartFailure, tail: Vec<String>| StartError {
         prefix: prefix.to_string(),
@@ -200,9 +221,23 @@ async fn start_one(prefix: &str, path: &Path, opts: &HostOptions) -> Result<Runn
         failure,
         stderr_tail: tail,
     };
+    preflight(path).map_err(|reason| {
+        fail(
+            StartFailure::Spawn {
+                path: path.to_path_buf(),
+                reason,
+            },
+            vec![],
+        )
+    })?;
     let mut cookies = [COOKIE_VALUE, COOKIE_VALUE_ALT].into_iter().peekable();
     while let Some(cookie) = cookies.next() {
-        let socket_dir = private_dir().map_err(|e| fail(StartFailure::Io(format!("cannot create a socket folder: {e}")), vec![]))?;
+        let socket_dir = private_dir().map_err(|e| {
+            fail(
+                StartFailure::Io(format!("cannot create a socket folder: {e}")),
+                vec![],
+            )
+        })?;
         let spawn_opts = SpawnOptions {
             name: prefix.to_string(),
             cookie_value: cookie.to_string(),
@@ -210,18 +245,31 @@ async fn start_one(prefix: &str, path: &Path, opts: &HostOptions) -> Result<Runn
             socket_dir: socket_dir.path().to_path_buf(),
             client_cert_pem: None,
         };
-        let mut process = PluginProcess::spawn(path, &spawn_opts)
-            .map_err(|e| fail(StartFailure::Spawn { path: path.to_path_buf(), reason: spawn_reason(&e) }, vec![]))?;
+        let mut process = PluginProcess::spawn(path, &spawn_opts).map_err(|e| {
+            fail(
+                StartFailure::Spawn {
+                    path: path.to_path_buf(),
+                    reason: spawn_reason(&e),
+                },
+                vec![],
+            )
+        })?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         let line = match tokio::time::timeout(remaining, process.read_handshake_line()).await {
             Err(_) => {
                 process.kill().await;
                 process.settle_stderr(Duration::from_millis(200)).await;
-                return Err(fail(StartFailure::Timeout(opts.start_timeout), process.stderr_tail()));
+                return Err(fail(
+                    StartFailure::Timeout(opts.start_timeout),
+                    process.stderr_tail(),
+                ));
             }
             Ok(Err(e)) => {
                 process.kill().await;
-                return Err(fail(StartFailure::Io(format!("reading the handshake: {e}")), process.stderr_tail()));
+                return Err(fail(
+                    StartFailure::Io(format!("reading the handshake: {e}")),
+                    process.stderr_tail(),
+                ));
             }
             Ok(Ok(line)) => line,
         };
@@ -251,13 +299,22 @@ async fn start_one(prefix: &str, path: &Path, opts: &HostOptions) -> Result<Runn
             }
         };
         tracing::debug!(plugin = %prefix, address = %hs.address, "plugin handshake");
-        let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+        let remaining = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(100));
         let channel = match connect(&hs.address, remaining).await {
             Ok(c) => c,
             Err(e) => {
                 process.kill().await;
-                let reason = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
-                return Err(fail(StartFailure::Connect { address: hs.address.to_string(), reason }, process.stderr_tail()));
+                let reason =
+                    std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
+                return Err(fail(
+                    StartFailure::Connect {
+                        address: hs.address.to_string(),
+                        reason,
+                    },
+                    process.stderr_tail(),
+                ));
             }
         };
         let pid = process.pid();
@@ -287,7 +344,11 @@ fn private_dir() -> std::io::Result<tempfile::TempDir> {
 fn spawn_reason(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         #[cfg(unix)]
-        Some(libc::ENOEXEC) => format!("{e}: not an executable for this machine ({}-{})", super::discover::go_os(), super::discover::go_arch()),
+        Some(libc::ENOEXEC) => format!(
+            "{e}: not an executable for this machine ({}-{})",
+            super::discover::go_os(),
+            super::discover::go_arch()
+        ),
         #[cfg(unix)]
         Some(libc::EACCES) => format!("{e}: the file is not executable (chmod +x)"),
         _ => e.to_string(),

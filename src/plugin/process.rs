@@ -59,7 +59,12 @@ impl StderrTail {
 
     /// The kept lines, oldest first.
     pub fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
@@ -96,7 +101,10 @@ impl PluginProcess {
             cmd.env("PLUGIN_CLIENT_CERT", pem);
         }
         // The template may be on our stdin; a plugin must not read it.
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         #[cfg(unix)]
         {
             // Its own process group: Ctrl-C at a terminal reaches cm only, and cm stops the
@@ -106,7 +114,14 @@ impl PluginProcess {
             // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
             unsafe {
                 cmd.pre_exec(|| {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                    if libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0,
+                        0,
+                        0,
+                    ) != 0
+                    {
                         return Err(std::io::Error::last_os_error());
                     }
                     // cm may have died between fork and prctl.
@@ -150,7 +165,10 @@ impl PluginProcess {
     pub async fn read_handshake_line(&mut self) -> std::io::Result<Option<String>> {
         let mut stdout = self.stdout.take().expect("handshake is read once");
         let mut line = Vec::new();
-        let n = (&mut stdout).take(MAX_HANDSHAKE_LINE).read_until(b'\n', &mut line).await?;
+        let n = (&mut stdout)
+            .take(MAX_HANDSHAKE_LINE)
+            .read_until(b'\n', &mut line)
+            .await?;
         let name = self.name.clone();
         self.stdout_task = Some(tokio::spawn(async move {
             let mut sink = Vec::with_capacity(8192);
@@ -242,7 +260,11 @@ async fn forward_stderr(stderr: impl AsyncRead + Unpin, name: String, tail: Stde
     let mut panicking = false;
     loop {
         buf.clear();
-        match (&mut reader).take(MAX_LOG_LINE as u64).read_until(b'\n', &mut buf).await {
+        match (&mut reader)
+            .take(MAX_LOG_LINE as u64)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
@@ -273,12 +295,17 @@ impl LogLine {
     pub fn parse(line: &str, panicking: &mut bool) -> LogLine {
         use tracing::Level;
         if line.starts_with('{')
-            && let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str::<serde_json::Value>(line)
+            && let Ok(serde_json::Value::Object(mut map)) =
+                serde_json::from_str::<serde_json::Value>(line)
         {
             let level = map.remove("@level");
             let message = map.remove("@message");
             map.remove("@timestamp");
-            let level = match level.as_ref().and_then(|l| l.as_str()).map(|l| l.trim().to_ascii_lowercase()) {
+            let level = match level
+                .as_ref()
+                .and_then(|l| l.as_str())
+                .map(|l| l.trim().to_ascii_lowercase())
+            {
                 Some(l) if l == "trace" => Some(Level::TRACE),
                 Some(l) if l == "debug" => Some(Level::DEBUG),
                 Some(l) if l == "info" => Some(Level::INFO),
@@ -295,7 +322,11 @@ impl LogLine {
                     })
                     .collect::<Vec<_>>()
                     .join(" ");
-                return LogLine { level, message, fields };
+                return LogLine {
+                    level,
+                    message,
+                    fields,
+                };
             }
         }
         if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
@@ -315,7 +346,11 @@ impl LogLine {
             .find(|(tag, _)| line.contains(tag))
             .map_or(Level::DEBUG, |(_, l)| l)
         };
-        LogLine { level, message: line.to_string(), fields: String::new() }
+        LogLine {
+            level,
+            message: line.to_string(),
+            fields: String::new(),
+        }
     }
 
     fn emit(&self, plugin: &str) {
@@ -351,7 +386,12 @@ mod tests {
     #[test]
     fn malformed_json_and_odd_types_never_panic() {
         let mut p = false;
-        for line in [r#"{"@level":3,"@message":"x"}"#, r#"{"@level":"info","@message":{}}"#, "{not json", "{}"] {
+        for line in [
+            r#"{"@level":3,"@message":"x"}"#,
+            r#"{"@level":"info","@message":{}}"#,
+            "{not json",
+            "{}",
+        ] {
             let l = LogLine::parse(line, &mut p);
             assert_eq!(l.level, Level::DEBUG, "{line}");
             assert_eq!(l.message, line);
@@ -361,10 +401,16 @@ mod tests {
     #[test]
     fn plain_lines_and_panic_mode() {
         let mut p = false;
-        assert_eq!(LogLine::parse("2026/11/25 [WARN] careful", &mut p).level, Level::WARN);
+        assert_eq!(
+            LogLine::parse("2026/11/25 [WARN] careful", &mut p).level,
+            Level::WARN
+        );
         assert_eq!(LogLine::parse("just text", &mut p).level, Level::DEBUG);
         assert_eq!(LogLine::parse("panic: boom", &mut p).level, Level::ERROR);
-        assert_eq!(LogLine::parse("goroutine 1 [running]:", &mut p).level, Level::ERROR);
+        assert_eq!(
+            LogLine::parse("goroutine 1 [running]:", &mut p).level,
+            Level::ERROR
+        );
         assert!(p);
     }
 
@@ -378,5 +424,120 @@ mod tests {
         assert_eq!(lines.len(), STDERR_TAIL_LINES);
         assert_eq!(lines.last().unwrap(), "29");
         assert_eq!(lines[0], "10");
+    }
+}
+
+/// Checks, before spawning, that `path` can run here, so the user gets "built for arm64" rather
+/// than whatever the kernel or a shell makes of it (glibc hands a file the kernel refuses to the
+/// shell, which then reports nonsense like `ELF...: not found`).
+pub fn preflight(path: &Path) -> Result<(), String> {
+    use std::io::Read as _;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a file".to_string());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o111 == 0 {
+            return Err("the file is not executable (chmod +x)".to_string());
+        }
+    }
+    let mut head = [0u8; 20];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    let head = &head[..n];
+    if head.starts_with(b"#!") || !cfg!(target_os = "linux") {
+        return Ok(());
+    }
+    let here = format!(
+        "{}-{}",
+        super::discover::go_os(),
+        super::discover::go_arch()
+    );
+    if !head.starts_with(b"\x7fELF") || n < 20 {
+        return Err(format!(
+            "not an executable for this machine ({here}): neither an ELF binary nor a #! script"
+        ));
+    }
+    let machine = if head[5] == 2 {
+        u16::from_be_bytes([head[18], head[19]])
+    } else {
+        u16::from_le_bytes([head[18], head[19]])
+    };
+    match elf_machine() {
+        Some(ours) if ours != machine => Err(format!(
+            "built for {} but this machine is {here}",
+            elf_machine_name(machine)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The ELF `e_machine` of the architecture cm was built for.
+fn elf_machine() -> Option<u16> {
+    Some(match std::env::consts::ARCH {
+        "x86" => 3,
+        "arm" => 40,
+        "x86_64" => 62,
+        "aarch64" => 183,
+        "riscv64" => 243,
+        "powerpc64" => 21,
+        "s390x" => 22,
+        "loongarch64" => 258,
+        _ => return None,
+    })
+}
+
+fn elf_machine_name(m: u16) -> String {
+    match m {
+        3 => "386".into(),
+        40 => "arm".into(),
+        62 => "amd64".into(),
+        183 => "arm64".into(),
+        243 => "riscv64".into(),
+        21 => "ppc64".into(),
+        22 => "s390x".into(),
+        258 => "loong64".into(),
+        other => format!("ELF machine {other}"),
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod preflight_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn file(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[test]
+    fn refuses_what_cannot_run_here() {
+        let d = tempfile::tempdir().unwrap();
+        let own = std::env::current_exe().unwrap();
+        assert_eq!(preflight(&own), Ok(()));
+        assert_eq!(
+            preflight(&file(d.path(), "s", b"#!/bin/sh\n", 0o755)),
+            Ok(())
+        );
+        let e = preflight(&file(d.path(), "x", b"#!/bin/sh\n", 0o644)).unwrap_err();
+        assert_eq!(e, "the file is not executable (chmod +x)");
+        let e = preflight(&file(d.path(), "g", b"garbage garbage garbage", 0o755)).unwrap_err();
+        assert!(e.contains("neither an ELF binary nor a #! script"), "{e}");
+        // An ELF header for another machine: s390x (big-endian, machine 22) unless we are one.
+        let mut elf = b"\x7fELF\x02\x02\x01\0\0\0\0\0\0\0\0\0\0\x02\0\x16".to_vec();
+        elf.extend_from_slice(&[0; 44]);
+        if std::env::consts::ARCH != "s390x" {
+            let e = preflight(&file(d.path(), "e", &elf, 0o755)).unwrap_err();
+            assert!(
+                e.starts_with("built for s390x but this machine is linux-"),
+                "{e}"
+            );
+        }
     }
 }

@@ -44,7 +44,11 @@ use super::wire::{self, go_plugin, proto};
 pub trait TokenStore: Send + Sync + 'static {
     /// Returns the value stored at `token` (the token's path). `metadata` is the raw text
     /// between the token's brackets (`version=2,label=dev`), empty when there is none.
-    fn value(&self, token: &str, metadata: &[u8]) -> impl Future<Output = Result<String, StoreError>> + Send;
+    fn value(
+        &self,
+        token: &str,
+        metadata: &[u8],
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
 }
 
 /// An error from a store, sent to the host as the gRPC status message (code `Unknown`, as a Go
@@ -80,8 +84,14 @@ impl StoreError {
     }
 
     /// configmanager's `implementation %s error: %v for token: %s`.
-    pub fn implementation(implementation: &str, error: impl std::fmt::Display, token: &str) -> Self {
-        StoreError(format!("implementation {implementation} error: {error} for token: {token}"))
+    pub fn implementation(
+        implementation: &str,
+        error: impl std::fmt::Display,
+        token: &str,
+    ) -> Self {
+        StoreError(format!(
+            "implementation {implementation} error: {error} for token: {token}"
+        ))
     }
 
     /// The message.
@@ -126,7 +136,9 @@ impl ServeOptions {
         ServeOptions {
             cookie: var(COOKIE_KEY),
             host_versions: var("PLUGIN_PROTOCOL_VERSIONS"),
-            socket_dir: var("PLUGIN_UNIX_SOCKET_DIR").filter(|d| !d.is_empty()).map_or_else(std::env::temp_dir, PathBuf::from),
+            socket_dir: var("PLUGIN_UNIX_SOCKET_DIR")
+                .filter(|d| !d.is_empty())
+                .map_or_else(std::env::temp_dir, PathBuf::from),
             multiplex_requested: var("PLUGIN_MULTIPLEX_GRPC").is_some_and(|v| !v.is_empty()),
         }
     }
@@ -136,7 +148,10 @@ impl ServeOptions {
 /// Call it from `main`; it never returns.
 pub fn serve<S: TokenStore>(store: S) -> ! {
     init_hclog_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -167,7 +182,10 @@ pub async fn serve_with<S: TokenStore>(
     options: ServeOptions,
     mut handshake_out: impl std::io::Write,
 ) -> Result<(), ServeError> {
-    if !matches!(options.cookie.as_deref(), Some(COOKIE_VALUE | COOKIE_VALUE_ALT)) {
+    if !matches!(
+        options.cookie.as_deref(),
+        Some(COOKIE_VALUE | COOKIE_VALUE_ALT)
+    ) {
         return Err(ServeError::NotAPlugin);
     }
     let version = negotiate(options.host_versions.as_deref(), APP_PROTOCOL_VERSIONS);
@@ -175,11 +193,17 @@ pub async fn serve_with<S: TokenStore>(
     let _cleanup = RemoveOnDrop(socket_path.clone());
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_service_status("plugin", tonic_health::ServingStatus::Serving).await;
+    health_reporter
+        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+        .await;
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let router = tonic::transport::Server::builder()
         .add_service(health)
-        .add_service(go_plugin::grpc_controller_server::GrpcControllerServer::new(Controller { stop: stop_tx }))
+        .add_service(
+            go_plugin::grpc_controller_server::GrpcControllerServer::new(Controller {
+                stop: stop_tx,
+            }),
+        )
         .add_service(go_plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio))
         .add_service(go_plugin::grpc_broker_server::GrpcBrokerServer::new(Broker))
         .add_service(
@@ -193,7 +217,9 @@ pub async fn serve_with<S: TokenStore>(
     if options.multiplex_requested {
         line.push_str("|false");
     }
-    writeln!(handshake_out, "{line}").and_then(|()| handshake_out.flush()).map_err(ServeError::Listen)?;
+    writeln!(handshake_out, "{line}")
+        .and_then(|()| handshake_out.flush())
+        .map_err(ServeError::Listen)?;
     tracing::debug!(network = "unix", address = %socket_path.display(), "plugin address");
 
     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
@@ -215,10 +241,17 @@ pub async fn serve_with<S: TokenStore>(
 
 /// Highest common version; else our lowest, and the host refuses it (go-plugin's rule).
 fn negotiate(host_versions: Option<&str>, ours: &[u32]) -> u32 {
-    let host: Vec<u32> = host_versions.unwrap_or("").split(',').filter_map(|v| v.trim().parse().ok()).collect();
+    let host: Vec<u32> = host_versions
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
     let mut ours = ours.to_vec();
     ours.sort_unstable_by(|a, b| b.cmp(a));
-    ours.iter().copied().find(|v| host.contains(v)).unwrap_or_else(|| *ours.last().expect("at least one version"))
+    ours.iter()
+        .copied()
+        .find(|v| host.contains(v))
+        .unwrap_or_else(|| *ours.last().expect("at least one version"))
 }
 
 #[cfg(unix)]
@@ -234,7 +267,10 @@ fn bind_socket(dir: &std::path::Path) -> std::io::Result<(tokio::net::UnixListen
             Err(e) => return Err(e),
         }
     }
-    Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free socket name"))
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "no free socket name",
+    ))
 }
 
 struct RemoveOnDrop(PathBuf);
@@ -249,7 +285,10 @@ struct Adapter<S>(Arc<S>);
 
 #[tonic::async_trait]
 impl<S: TokenStore> proto::token_store_server::TokenStore for Adapter<S> {
-    async fn value(&self, request: Request<proto::TokenValueRequest>) -> Result<Response<proto::TokenValueResponse>, Status> {
+    async fn value(
+        &self,
+        request: Request<proto::TokenValueRequest>,
+    ) -> Result<Response<proto::TokenValueResponse>, Status> {
         let req = request.into_inner();
         match self.0.value(&req.token, &req.metadata).await {
             Ok(value) => Ok(Response::new(proto::TokenValueResponse { value })),
@@ -264,7 +303,10 @@ struct Controller {
 
 #[tonic::async_trait]
 impl go_plugin::grpc_controller_server::GrpcController for Controller {
-    async fn shutdown(&self, _: Request<go_plugin::Empty>) -> Result<Response<go_plugin::Empty>, Status> {
+    async fn shutdown(
+        &self,
+        _: Request<go_plugin::Empty>,
+    ) -> Result<Response<go_plugin::Empty>, Status> {
         tracing::debug!("shutdown requested by the host");
         let _ = self.stop.send(true);
         Ok(Response::new(go_plugin::Empty {}))
@@ -281,7 +323,10 @@ struct Stdio;
 impl go_plugin::grpc_stdio_server::GrpcStdio for Stdio {
     type StreamStdioStream = BoxStream<go_plugin::StdioData>;
 
-    async fn stream_stdio(&self, _: Request<()>) -> Result<Response<Self::StreamStdioStream>, Status> {
+    async fn stream_stdio(
+        &self,
+        _: Request<()>,
+    ) -> Result<Response<Self::StreamStdioStream>, Status> {
         Ok(Response::new(Box::pin(futures_util::stream::pending())))
     }
 }
@@ -293,7 +338,10 @@ struct Broker;
 impl go_plugin::grpc_broker_server::GrpcBroker for Broker {
     type StartStreamStream = BoxStream<go_plugin::ConnInfo>;
 
-    async fn start_stream(&self, request: Request<tonic::Streaming<go_plugin::ConnInfo>>) -> Result<Response<Self::StartStreamStream>, Status> {
+    async fn start_stream(
+        &self,
+        request: Request<tonic::Streaming<go_plugin::ConnInfo>>,
+    ) -> Result<Response<Self::StartStreamStream>, Status> {
         let mut inbound = request.into_inner();
         tokio::spawn(async move { while let Ok(Some(_)) = inbound.message().await {} });
         Ok(Response::new(Box::pin(futures_util::stream::pending())))
@@ -303,7 +351,11 @@ impl go_plugin::grpc_broker_server::GrpcBroker for Broker {
 fn ignore_interrupts() {
     #[cfg(unix)]
     tokio::spawn(async {
-        let Ok(mut sigint) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) else { return };
+        let Ok(mut sigint) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        else {
+            return;
+        };
         while sigint.recv().await.is_some() {
             tracing::trace!("ignoring SIGINT; the host decides when this plugin stops");
         }
@@ -332,7 +384,8 @@ fn exit_when_parent_dies() {
 /// comes from `RUST_LOG` (default `debug`).
 pub fn init_hclog_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("debug,h2=info,tower=info,hyper=info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("debug,h2=info,tower=info,hyper=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -361,10 +414,14 @@ mod hclog {
 
     impl Visit for Fields {
         fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-            self.0.insert(field.name().to_string(), Value::String(format!("{value:?}")));
+            self.0.insert(
+                field.name().to_string(),
+                Value::String(format!("{value:?}")),
+            );
         }
         fn record_str(&mut self, field: &Field, value: &str) {
-            self.0.insert(field.name().to_string(), Value::String(value.to_string()));
+            self.0
+                .insert(field.name().to_string(), Value::String(value.to_string()));
         }
         fn record_i64(&mut self, field: &Field, value: i64) {
             self.0.insert(field.name().to_string(), Value::from(value));
@@ -382,19 +439,36 @@ mod hclog {
         S: Subscriber + for<'a> LookupSpan<'a>,
         N: for<'a> FormatFields<'a> + 'static,
     {
-        fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        fn format_event(
+            &self,
+            _ctx: &FmtContext<'_, S, N>,
+            mut writer: Writer<'_>,
+            event: &Event<'_>,
+        ) -> fmt::Result {
             let mut fields = Fields(Map::new());
             event.record(&mut fields);
-            let message = fields.0.remove("message").unwrap_or(Value::String(String::new()));
+            let message = fields
+                .0
+                .remove("message")
+                .unwrap_or(Value::String(String::new()));
             let message = match message {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
             let mut line = fields.0;
-            line.insert("@level".into(), Value::String(event.metadata().level().as_str().to_ascii_lowercase()));
+            line.insert(
+                "@level".into(),
+                Value::String(event.metadata().level().as_str().to_ascii_lowercase()),
+            );
             line.insert("@message".into(), Value::String(message));
-            line.insert("@timestamp".into(), Value::String(timestamp(SystemTime::now())));
-            line.insert("@module".into(), Value::String(event.metadata().target().to_string()));
+            line.insert(
+                "@timestamp".into(),
+                Value::String(timestamp(SystemTime::now())),
+            );
+            line.insert(
+                "@module".into(),
+                Value::String(event.metadata().target().to_string()),
+            );
             writeln!(writer, "{}", Value::Object(line))
         }
     }
@@ -460,13 +534,22 @@ mod tests {
 
     #[test]
     fn store_errors_use_configmanager_wording() {
-        assert_eq!(StoreError::empty_response("/a").message(), "value retrieved but empty for token: /a");
+        assert_eq!(
+            StoreError::empty_response("/a").message(),
+            "value retrieved but empty for token: /a"
+        );
         assert_eq!(
             StoreError::implementation("AWSPARAMSTR", "boom", "/a").message(),
             "implementation AWSPARAMSTR error: boom for token: /a"
         );
-        assert_eq!(StoreError::retrieve_failed("x").message(), "failed to retrieve config item: x");
-        assert_eq!(StoreError::client_initialization("x").message(), "failed to initialize the client: x");
+        assert_eq!(
+            StoreError::retrieve_failed("x").message(),
+            "failed to retrieve config item: x"
+        );
+        assert_eq!(
+            StoreError::client_initialization("x").message(),
+            "failed to initialize the client: x"
+        );
     }
 
     struct Echo;
@@ -482,7 +565,12 @@ mod tests {
     #[tokio::test]
     async fn wrong_cookie_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = ServeOptions { cookie: Some("nope".into()), host_versions: Some("1".into()), socket_dir: dir.path().into(), multiplex_requested: false };
+        let opts = ServeOptions {
+            cookie: Some("nope".into()),
+            host_versions: Some("1".into()),
+            socket_dir: dir.path().into(),
+            multiplex_requested: false,
+        };
         let mut out = Vec::new();
         let err = serve_with(Echo, opts, &mut out).await.unwrap_err();
         assert!(err.to_string().starts_with("This binary is a plugin"));
@@ -496,7 +584,12 @@ mod tests {
         use super::super::handshake;
 
         let dir = tempfile::tempdir().unwrap();
-        let opts = ServeOptions { cookie: Some(COOKIE_VALUE_ALT.into()), host_versions: Some("1".into()), socket_dir: dir.path().into(), multiplex_requested: true };
+        let opts = ServeOptions {
+            cookie: Some(COOKIE_VALUE_ALT.into()),
+            host_versions: Some("1".into()),
+            socket_dir: dir.path().into(),
+            multiplex_requested: true,
+        };
         let (line_tx, line_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         struct Out(std::sync::mpsc::Sender<Vec<u8>>, Vec<u8>);
         impl std::io::Write for Out {
@@ -510,17 +603,36 @@ mod tests {
             }
         }
         let server = tokio::spawn(serve_with(Echo, opts, Out(line_tx, Vec::new())));
-        let line = tokio::task::spawn_blocking(move || line_rx.recv().unwrap()).await.unwrap();
+        let line = tokio::task::spawn_blocking(move || line_rx.recv().unwrap())
+            .await
+            .unwrap();
         let line = String::from_utf8(line).unwrap();
         assert!(line.ends_with("|grpc||false\n"), "{line}");
         let hs = handshake::parse(&line, &[1]).unwrap();
         assert_eq!(hs.multiplex, Some(false));
         let channel = connect(&hs.address, Duration::from_secs(5)).await.unwrap();
-        let client = PluginClient::new("ECHO", channel, CallLimits { concurrency: 4, timeout: Duration::from_secs(5) });
-        assert_eq!(client.value("/a", b"v=1").await.unwrap().expose(), b"/a->v=1");
-        assert_eq!(client.value("err", b"").await.unwrap_err().0, "no such item");
+        let client = PluginClient::new(
+            "ECHO",
+            channel,
+            CallLimits {
+                concurrency: 4,
+                timeout: Duration::from_secs(5),
+            },
+        );
+        assert_eq!(
+            client.value("/a", b"v=1").await.unwrap().expose(),
+            b"/a->v=1"
+        );
+        assert_eq!(
+            client.value("err", b"").await.unwrap_err().0,
+            "no such item"
+        );
         client.shutdown(Duration::from_secs(2)).await;
-        tokio::time::timeout(Duration::from_secs(5), server).await.expect("server stops on Shutdown").unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("server stops on Shutdown")
+            .unwrap()
+            .unwrap();
         let HandshakeAddress(path) = HandshakeAddress::from(hs.address);
         assert!(!path.exists(), "socket removed on exit");
     }
