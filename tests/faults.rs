@@ -126,3 +126,19 @@ fn values_up_to_the_limit_pass_and_larger_ones_fail_clearly() {
     .failure(1)
     .stderr_has("returned a value larger than the 64 MiB limit");
 }
+
+#[test]
+fn a_plugin_refusing_every_cookie_is_tried_twice_and_explained() {
+    start_failure("badcookie", &[])
+        .stderr_has("plugin exited before we could connect")
+        .stderr_has("This binary is a plugin");
+}
+
+#[test]
+fn a_plugin_flooding_stderr_neither_blocks_nor_breaks_the_run() {
+    let b = Bench::new();
+    b.install("flood");
+    let r = b.run(&["insert"], b"FLOOD://a FLOOD://b FLOOD://c\n");
+    r.success().stdout_is("a-> b-> c->\n");
+    assert_eq!(b.call_count(), 3);
+}

@@ -5,6 +5,7 @@
 mod support;
 
 mod faults;
+mod hostile;
 mod insert;
 mod interop;
 mod scan;

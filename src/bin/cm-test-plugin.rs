@@ -8,7 +8,9 @@
 //! - `slow…`: every call takes 200 ms (or `ms=N` in the metadata).
 //! - `oldcookie…`: accepts only the later cookie value `configmanager-plugin-hello`.
 //! - `noshutdown…`: keeps running after `GRPCController.Shutdown`.
-//! - `nohandshake…`, `noise…`, `exit…`, `netrpc…`, `garbage…`: start-up faults.
+//! - `nohandshake…`, `noise…`, `exit…`, `netrpc…`, `garbage…`, `badcookie…` (refuses every
+//!   cookie, as a plugin built for another application does): start-up faults.
+//! - `flood…`: writes 16 MiB to stderr before its handshake and 1 MiB during each call.
 //!
 //! With `CM_TEST_CALL_LOG=FILE` each `Value` call is logged to FILE (see `log_call`).
 
@@ -27,6 +29,16 @@ enum Mode {
 
 struct Store {
     mode: Mode,
+    flood: bool,
+}
+
+/// Writes `bytes` of log noise to stderr, in lines, as a misbehaving plugin might.
+fn flood_stderr(bytes: usize) {
+    let line = format!("{}\n", "noise ".repeat(20));
+    let mut err = std::io::stderr().lock();
+    for _ in 0..bytes / line.len() {
+        let _ = err.write_all(line.as_bytes());
+    }
 }
 
 impl TokenStore for Store {
@@ -34,6 +46,9 @@ impl TokenStore for Store {
         // The path only: a plugin must never log a value.
         tracing::debug!(token, "value requested");
         log_call("call", token)?;
+        if self.flood {
+            flood_stderr(1 << 20);
+        }
         let result = self.answer(token, metadata).await;
         log_call("done", token)?;
         result
@@ -137,6 +152,11 @@ fn main() {
         "noise" => {
             println!("starting up...");
         }
+        "badcookie" => {
+            eprintln!("This binary is a plugin. These are not meant to be executed directly.");
+            std::process::exit(1);
+        }
+        "flood" => flood_stderr(16 << 20),
         "oldcookie"
             if std::env::var("CONFIGMANAGER_PLUGIN").as_deref()
                 != Ok("configmanager-plugin-hello") =>
@@ -154,6 +174,7 @@ fn main() {
         } else {
             Mode::Echo
         },
+        flood: mode.starts_with("flood"),
     };
     init_hclog_logging();
     let rt = tokio::runtime::Runtime::new().expect("runtime");

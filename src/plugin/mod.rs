@@ -6,6 +6,7 @@ pub mod client;
 pub mod discover;
 pub mod handshake;
 pub mod host;
+pub mod lock;
 pub mod process;
 pub mod serve;
 pub mod wire;

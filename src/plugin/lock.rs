@@ -1,0 +1,429 @@
+//! Plugin integrity: the lock file `.configmanager/plugins.lock` records the SHA-256 of every
+//! approved plugin binary, one line per prefix and os-arch:
+//!
+//! ```text
+//! # cm plugin lock: SHA-256 of each approved plugin binary (written by `cm plugin install`)
+//! awsparamstr linux-amd64 sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+//! ```
+//!
+//! Before a plugin starts, `verify` checks it against the lock of its own `.configmanager`
+//! folder (when there is one) and refuses files any user could have replaced. A plain,
+//! line-per-entry text file keeps reviews of lock changes easy.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// The lock file's name inside a `.configmanager` folder.
+pub const LOCK_FILE: &str = "plugins.lock";
+
+const HEADER: &str =
+    "# cm plugin lock: SHA-256 of each approved plugin binary (written by `cm plugin install`)\n";
+
+/// One approved plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Lower-case prefix.
+    pub prefix: String,
+    /// `linux-amd64` etc.
+    pub platform: String,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+}
+
+/// A parsed lock file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lock {
+    /// Entries sorted by prefix, then platform.
+    pub entries: Vec<Entry>,
+}
+
+/// Why a plugin may not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntegrityError {
+    /// The lock file is malformed.
+    #[error("{}:{line}: {message}", path.display())]
+    Malformed {
+        /// The lock file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The lock file has no entry for this plugin.
+    #[error("plugin {} (sha256:{actual}) is not in the lock file {}; approve it with `cm plugin install`", plugin.display(), lock.display())]
+    NotLocked {
+        /// The plugin binary.
+        plugin: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// Its hash.
+        actual: String,
+    },
+    /// The binary differs from the approved one.
+    #[error("plugin {} does not match the lock file {}: expected sha256:{expected}, found sha256:{actual}", plugin.display(), lock.display())]
+    Mismatch {
+        /// The plugin binary.
+        plugin: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// The recorded hash.
+        expected: String,
+        /// The file's hash.
+        actual: String,
+    },
+    /// `--require-lock` and no lock file.
+    #[error("no lock file {} for plugin {} and --require-lock (CM_REQUIRE_LOCK) is set", lock.display(), plugin.display())]
+    LockRequired {
+        /// The plugin binary.
+        plugin: PathBuf,
+        /// Where the lock was expected.
+        lock: PathBuf,
+    },
+    /// Any user could replace the file.
+    #[error("refusing to run {}: it is world-writable (mode {mode:o}); chmod o-w it", path.display())]
+    WorldWritable {
+        /// The file or folder.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file could not be read.
+    #[error("cannot read {}: {reason}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Lock {
+    /// Parses lock file text; `path` is for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Lock, IntegrityError> {
+        let mut entries = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let malformed = |message: String| IntegrityError::Malformed {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message,
+            };
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [prefix, platform, hash] = fields[..] else {
+                return Err(malformed(format!(
+                    "expected `PREFIX OS-ARCH sha256:HEX`, found {line:?}"
+                )));
+            };
+            let sha256 = hash
+                .strip_prefix("sha256:")
+                .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .ok_or_else(|| {
+                    malformed(format!(
+                        "expected sha256: and 64 hex digits, found {hash:?}"
+                    ))
+                })?;
+            entries.push(Entry {
+                prefix: prefix.to_ascii_lowercase(),
+                platform: platform.to_string(),
+                sha256: sha256.to_ascii_lowercase(),
+            });
+        }
+        let mut lock = Lock { entries };
+        lock.sort();
+        Ok(lock)
+    }
+
+    /// Reads `path`; `Ok(None)` when it does not exist.
+    pub fn read(path: &Path) -> Result<Option<Lock>, IntegrityError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Lock::parse(&text, path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(IntegrityError::Io {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// The entry for a prefix and platform.
+    pub fn get(&self, prefix: &str, platform: &str) -> Option<&Entry> {
+        let prefix = prefix.to_ascii_lowercase();
+        self.entries
+            .iter()
+            .find(|e| e.prefix == prefix && e.platform == platform)
+    }
+
+    /// Adds or replaces the entry for `entry`'s prefix and platform.
+    pub fn set(&mut self, entry: Entry) {
+        self.entries
+            .retain(|e| !(e.prefix == entry.prefix && e.platform == entry.platform));
+        self.entries.push(entry);
+        self.sort();
+    }
+
+    fn sort(&mut self) {
+        self.entries
+            .sort_by(|a, b| (&a.prefix, &a.platform).cmp(&(&b.prefix, &b.platform)));
+    }
+}
+
+impl fmt::Display for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(HEADER)?;
+        for e in &self.entries {
+            writeln!(f, "{} {} sha256:{}", e.prefix, e.platform, e.sha256)?;
+        }
+        Ok(())
+    }
+}
+
+/// This machine's platform as plugins name it: `linux-amd64`.
+pub fn platform() -> String {
+    format!(
+        "{}-{}",
+        super::discover::go_os(),
+        super::discover::go_arch()
+    )
+}
+
+/// The SHA-256 of a file, as lower-case hex.
+pub fn sha256_file(path: &Path) -> Result<String, IntegrityError> {
+    let io = |e: std::io::Error| IntegrityError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// The `.configmanager` folder a plugin path lies in:
+/// `<DIR>/.configmanager/plugins/<prefix>/<file>` gives `<DIR>/.configmanager`.
+pub fn configmanager_dir(plugin: &Path) -> Option<&Path> {
+    plugin.parent()?.parent()?.parent()
+}
+
+/// What `verify` found, for `cm plugin list` and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// In the lock, hash matches.
+    Locked,
+    /// No lock file next to this plugin.
+    NoLock,
+}
+
+/// Checks a plugin before it runs: no world-writable file or folder on its path below the
+/// `.configmanager` folder; its hash against the lock when there is one; a missing lock is an
+/// error only with `require_lock`. Returns warnings (group-writable files) alongside the status.
+pub fn verify(
+    prefix: &str,
+    plugin: &Path,
+    require_lock: bool,
+) -> Result<(Status, Vec<String>), IntegrityError> {
+    let warnings = check_permissions(plugin)?;
+    let Some(cm_dir) = configmanager_dir(plugin) else {
+        return Ok((Status::NoLock, warnings));
+    };
+    let lock_path = cm_dir.join(LOCK_FILE);
+    let actual = sha256_file(plugin)?;
+    match Lock::read(&lock_path)? {
+        None if require_lock => Err(IntegrityError::LockRequired {
+            plugin: plugin.to_path_buf(),
+            lock: lock_path,
+        }),
+        None => Ok((Status::NoLock, warnings)),
+        Some(lock) => match lock.get(prefix, &platform()) {
+            None => Err(IntegrityError::NotLocked {
+                plugin: plugin.to_path_buf(),
+                lock: lock_path,
+                actual,
+            }),
+            Some(e) if e.sha256 != actual => Err(IntegrityError::Mismatch {
+                plugin: plugin.to_path_buf(),
+                lock: lock_path,
+                expected: e.sha256.clone(),
+                actual,
+            }),
+            Some(_) => Ok((Status::Locked, warnings)),
+        },
+    }
+}
+
+/// Refuses a world-writable plugin file or plugin folder; warns when group-writable.
+fn check_permissions(plugin: &Path) -> Result<Vec<String>, IntegrityError> {
+    let mut warnings = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut paths = vec![plugin.to_path_buf()];
+        if let Some(dir) = plugin.parent() {
+            paths.push(dir.to_path_buf());
+        }
+        for p in paths {
+            let meta = std::fs::metadata(&p).map_err(|e| IntegrityError::Io {
+                path: p.clone(),
+                reason: e.to_string(),
+            })?;
+            let mode = meta.permissions().mode() & 0o7777;
+            // A sticky world-writable folder (like /tmp) still lets anyone add files; refuse it too.
+            if mode & 0o002 != 0 {
+                return Err(IntegrityError::WorldWritable { path: p, mode });
+            }
+            if mode & 0o020 != 0 {
+                warnings.push(format!("{} is group-writable (mode {mode:o}); members of its group could replace the plugin", p.display()));
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    const H1: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    #[test]
+    fn parse_and_print_round_trip() {
+        let text = format!(
+            "# comment\n\nVAULT linux-amd64 sha256:{}\nawsparamstr linux-arm64 sha256:{H1}\n",
+            H1.to_uppercase()
+        );
+        let lock = Lock::parse(&text, Path::new("l")).unwrap();
+        assert_eq!(lock.entries.len(), 2);
+        assert_eq!(lock.entries[0].prefix, "awsparamstr");
+        assert_eq!(lock.get("VAULT", "linux-amd64").unwrap().sha256, H1);
+        let printed = lock.to_string();
+        assert_eq!(Lock::parse(&printed, Path::new("l")).unwrap(), lock);
+        assert!(printed.ends_with(&format!("vault linux-amd64 sha256:{H1}\n")));
+    }
+
+    #[test]
+    fn malformed_lines_are_named() {
+        let e = Lock::parse("a linux-amd64 sha256:12\n", Path::new("x.lock")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.lock:1: expected sha256: and 64 hex digits, found \"sha256:12\""
+        );
+        let e = Lock::parse("# c\nonly two\n", Path::new("x.lock")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("x.lock:2: expected `PREFIX OS-ARCH sha256:HEX`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn set_replaces() {
+        let mut lock = Lock::default();
+        lock.set(Entry {
+            prefix: "a".into(),
+            platform: "p".into(),
+            sha256: "1".into(),
+        });
+        lock.set(Entry {
+            prefix: "a".into(),
+            platform: "p".into(),
+            sha256: "2".into(),
+        });
+        assert_eq!(lock.entries.len(), 1);
+        assert_eq!(lock.entries[0].sha256, "2");
+    }
+
+    #[test]
+    fn sha256_of_a_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        std::fs::write(&p, "test").unwrap();
+        assert_eq!(sha256_file(&p).unwrap(), H1);
+    }
+
+    fn install(dir: &Path, prefix: &str, contents: &[u8]) -> PathBuf {
+        let p = super::super::discover::plugin_path(dir, prefix);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, contents).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(p.parent().unwrap(), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        p
+    }
+
+    #[test]
+    fn verify_against_the_lock() {
+        let d = tempfile::tempdir().unwrap();
+        let p = install(d.path(), "echo", b"binary");
+        assert_eq!(verify("ECHO", &p, false).unwrap().0, Status::NoLock);
+        assert!(matches!(
+            verify("ECHO", &p, true),
+            Err(IntegrityError::LockRequired { .. })
+        ));
+        let lock_path = d.path().join(".configmanager").join(LOCK_FILE);
+        let mut lock = Lock::default();
+        lock.set(Entry {
+            prefix: "other".into(),
+            platform: platform(),
+            sha256: H1.into(),
+        });
+        std::fs::write(&lock_path, lock.to_string()).unwrap();
+        assert!(matches!(
+            verify("ECHO", &p, false),
+            Err(IntegrityError::NotLocked { .. })
+        ));
+        lock.set(Entry {
+            prefix: "echo".into(),
+            platform: platform(),
+            sha256: sha256_file(&p).unwrap(),
+        });
+        std::fs::write(&lock_path, lock.to_string()).unwrap();
+        assert_eq!(verify("ECHO", &p, true).unwrap().0, Status::Locked);
+        // One byte changed.
+        std::fs::write(&p, b"binarY").unwrap();
+        let e = verify("ECHO", &p, false).unwrap_err();
+        let expected = lock.get("echo", &platform()).unwrap().sha256.clone();
+        assert!(matches!(&e, IntegrityError::Mismatch { expected: x, .. } if *x == expected));
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&expected) && msg.contains(&sha256_file(&p).unwrap()),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn world_writable_is_refused_group_writable_warned() {
+        let d = tempfile::tempdir().unwrap();
+        let p = install(d.path(), "echo", b"binary");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let (_, warnings) = verify("ECHO", &p, false).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o757)).unwrap();
+        let e = verify("ECHO", &p, false).unwrap_err();
+        assert!(e.to_string().contains("world-writable (mode 757)"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(p.parent().unwrap(), std::fs::Permissions::from_mode(0o777))
+            .unwrap();
+        assert!(matches!(
+            verify("ECHO", &p, false),
+            Err(IntegrityError::WorldWritable { .. })
+        ));
+    }
+}
