@@ -112,7 +112,7 @@ impl Token {
 /// What is wrong with a malformed token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanErrorKind {
-    /// `[]`: metadata brackets with nothing (or only blanks) between them.
+    /// `[]`: metadata brackets with nothing (or only ASCII whitespace) between them.
     EmptyMetadata,
     /// A `[` with no `]` before the end of the line, the next token or the end of input.
     UnclosedMetadata,
@@ -303,7 +303,7 @@ fn parse_body(grammar: &Grammar, input: &[u8], body: usize, limit: usize) -> Bod
         match memchr::memchr3(b']', b'\n', b'\r', window) {
             Some(at) if window[at] == b']' => {
                 let inside = Span::new(inner, inner + at);
-                if window[..at].iter().all(|&b| b == b' ' || b == b'\t') {
+                if window[..at].iter().all(|&b| is_blank(b)) {
                     error.get_or_insert(ScanErrorKind::EmptyMetadata);
                 }
                 metadata = Some(inside);
@@ -910,7 +910,7 @@ mod tests {
                 let close = (inner..limit).find(|&j| matches!(input[j], b']' | b'\n' | b'\r'));
                 match close {
                     Some(j) if input[j] == b']' => {
-                        if input[inner..j].iter().all(|&b| b == b' ' || b == b'\t')
+                        if input[inner..j].iter().all(|&b| b" \t\x0B\x0C".contains(&b))
                             && error.is_none()
                         {
                             error = Some(ScanErrorKind::EmptyMetadata);
