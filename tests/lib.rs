@@ -4,8 +4,12 @@
 
 mod support;
 
+mod builtin;
+mod cli;
 mod faults;
 mod insert;
 mod interop;
+mod output;
+mod retrieve;
 mod scan;
 mod signals;
