@@ -8,8 +8,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Resolve configmanager tokens (e.g. `AWSSECRETS:///app/db|password`) in templates, config
 /// files and token lists through go-plugin provider plugins.
+///
+/// A token is PREFIX://PATH, optionally followed by |KEY.PATH (a dotted path into the item's
+/// JSON value) and [METADATA] (key=value pairs passed to the plugin), e.g.
+/// `AWSSECRETS:///app/db|password[version=2]`. Each prefix is served by the plugin
+/// `.configmanager/plugins/<prefix>/<prefix>-<os>-<arch>` (looked for in $CONFIGMANAGER_DIR, the
+/// current directory, then the home directory), or by a built-in provider: `ENV://NAME` (an
+/// environment variable) and `FILE://PATH` (a file's contents).
 #[derive(Debug, Parser)]
-#[command(name = "cm", version = crate::VERSION, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "cm",
+    version = crate::VERSION,
+    propagate_version = true,
+    max_term_width = 100,
+    after_long_help = crate::error::exit_status_help()
+)]
 pub struct Cli {
     /// Options that apply to every command.
     #[command(flatten)]
@@ -21,6 +34,7 @@ pub struct Cli {
 
 /// Flags accepted before or after the subcommand.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Separator between a token's prefix and its path.
     #[arg(
@@ -64,15 +78,43 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the tokens in a text without fetching anything (a dry run).
+    ///
+    /// Prints each token with its position and parts, then how many fetches a real run would
+    /// make and which plugins it would start. No plugin is started. Malformed tokens are all
+    /// reported, with their line and column, and the exit status is 2.
     Scan(ScanArgs),
     /// Replace every token in a template with its value (stdin to stdout by default).
+    ///
+    /// Every byte outside the tokens is kept as it is. Each stored item is fetched once, however
+    /// many tokens point into it. Nothing is written unless every token resolved (or --lax).
     Insert(InsertArgs),
     /// Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text).
+    ///
+    /// As `insert`, with configmanager's defaults: `-i` is read as a file if such a file exists,
+    /// as stdin if it is `-`, and is otherwise the text itself; the output goes to ./app.env
+    /// unless `-p` says otherwise.
     #[command(name = "string-input", visible_aliases = ["fromstr", "getfromstr"])]
     StringInput(StringInputArgs),
     /// Fetch tokens and write them as `export NAME='value'` lines (or dotenv, or JSON).
+    ///
+    /// NAME comes from the token's path and key path only (never its metadata): the last
+    /// `/`-segment of the path, then `__` and the key path, upper-cased, `-` turned into `_`,
+    /// spaces, `@` and `!` dropped, any other character that cannot be in a shell name turned
+    /// into `_`, and a `_` put in front of a leading digit. `AWSSECRETS:///app/db-config|host`
+    /// gives DB_CONFIG__HOST. A value that is a JSON object gives one variable per top-level
+    /// key instead (nested objects as compact JSON). Two tokens that would give one name
+    /// different values are an error naming both.
+    ///
+    /// Lines come out in --token order, each ending in a newline. A token that cannot be
+    /// resolved fails the run and nothing is written; with --lax the others are written and
+    /// the failure is a warning.
     #[command(visible_aliases = ["r", "fetch", "get"])]
     Retrieve(RetrieveArgs),
+    /// Print a shell completion script.
+    ///
+    /// For example `cm completion bash > ~/.local/share/bash-completion/completions/cm`, or
+    /// `cm completion zsh > ~/.zfunc/_cm`.
+    Completion(CompletionArgs),
 }
 
 /// `cm scan`.
@@ -136,10 +178,29 @@ pub struct RetrieveArgs {
 pub enum RetrieveFormat {
     /// `export NAME='value'`, for `. ./app.env` in any POSIX shell.
     Export,
-    /// `NAME="value"`, for python-dotenv and docker `--env-file`.
+    /// `NAME=value`, double-quoted and escaped where needed, for python-dotenv. docker
+    /// `--env-file` keeps quotes as part of the value and cannot hold a newline, so only
+    /// values that need no quotes (letters, digits, `_-.,:/@%+=~`) reach it unchanged.
     Dotenv,
     /// One JSON object `{"NAME": "value"}`.
     Json,
+}
+
+/// `cm completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to print the completion script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The completion script for `shell`, exactly as `cm completion SHELL` prints it and as the
+/// committed files under `completions/` hold it.
+pub fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "cm", &mut out);
+    out
 }
 
 /// Where output goes.

@@ -90,6 +90,46 @@ fn list(failures: &[TokenFailure]) -> String {
         .join("\n")
 }
 
+/// Every exit status of `cm` and what it means, in the words the man pages and `cm --help` use.
+/// [`Error::exit_code`] is the only place that picks one; a test checks the two agree.
+pub const EXIT_CODES: &[(i32, &str)] = &[
+    (
+        0,
+        "success: every token resolved (or, with --lax, was left as it was)",
+    ),
+    (
+        1,
+        "a token could not be resolved (every failed token is listed)",
+    ),
+    (
+        2,
+        "usage or input error: bad flag or value, malformed token, envsubst failure",
+    ),
+    (3, "a plugin was not found or did not start"),
+    (
+        4,
+        "output not written: unwritable path, name collision, unwritable value",
+    ),
+    (
+        130,
+        "interrupted by SIGINT; plugins were stopped, nothing was written",
+    ),
+    (
+        143,
+        "terminated by SIGTERM; plugins were stopped, nothing was written",
+    ),
+];
+
+/// [`EXIT_CODES`] as the plain text that ends `cm --help`.
+pub fn exit_status_help() -> String {
+    let mut s = String::from("Exit status:\n");
+    for (code, meaning) in EXIT_CODES {
+        s.push_str(&format!("  {code:<5}{meaning}\n"));
+    }
+    s.push_str("\nA failed run never leaves partial output: files are replaced only when everything worked.");
+    s
+}
+
 impl Error {
     /// The process exit code for this failure.
     pub fn exit_code(&self) -> i32 {
@@ -154,6 +194,40 @@ mod tests {
         );
         assert_eq!(Error::Interrupted(2).exit_code(), 130);
         assert_eq!(Error::Interrupted(15).exit_code(), 143);
+    }
+
+    #[test]
+    fn exit_code_table_covers_every_code_in_use() {
+        let errors = [
+            Error::Unresolved {
+                failures: vec![],
+                total: 0,
+            },
+            Error::Usage(String::new()),
+            Error::Input {
+                name: String::new(),
+                source: std::io::Error::other("x"),
+            },
+            Error::Invalid(vec![]),
+            Error::PluginNotFound {
+                prefix: String::new(),
+                tried: vec![],
+            },
+            Error::PluginStart(vec![]),
+            Error::Output {
+                name: String::new(),
+                reason: String::new(),
+            },
+            Error::Format(String::new()),
+            Error::Interrupted(2),
+            Error::Interrupted(15),
+        ];
+        let documented: Vec<i32> = EXIT_CODES.iter().map(|(c, _)| *c).collect();
+        for e in &errors {
+            assert!(documented.contains(&e.exit_code()), "{e:?}");
+        }
+        assert_eq!(documented, [0, 1, 2, 3, 4, 130, 143]);
+        assert!(exit_status_help().contains("\n  4    output not written: "));
     }
 
     #[test]

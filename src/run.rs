@@ -12,6 +12,7 @@ use crate::Secret;
 use crate::builtin::{BUILTIN_PREFIXES, EnvProvider, FileProvider};
 use crate::cli::{Cli, Command, RetrieveFormat, ScanArgs, ScanFormat, Target};
 use crate::config::Config;
+use crate::envsubst::EnvsubstError;
 use crate::error::{Error, TokenFailure};
 use crate::grammar::Grammar;
 use crate::plan::Plan;
@@ -50,6 +51,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                     ("<input>".to_string(), args.input.clone().into_bytes())
                 };
                 text_command(&config, &signals, &name, input, Target::parse(&args.path)).await
+            }
+            Command::Completion(args) => {
+                write_output(&Target::Stdout, &crate::cli::completion_script(args.shell))
             }
             Command::Retrieve(args) => {
                 retrieve_command(
@@ -97,18 +101,22 @@ fn grammar(config: &Config) -> Grammar {
 }
 
 fn expand(config: &Config, name: &str, input: Vec<u8>) -> Result<Vec<u8>, Error> {
-    if !config.envsubst {
-        return Ok(input);
-    }
-    crate::envsubst::expand(&input, |var| config.env_var(var)).map_err(|errors| {
+    try_expand(config, input).map_err(|errors| {
         Error::Invalid(
             errors
-                .to_string()
-                .lines()
-                .map(|l| format!("{name}: {l}"))
+                .iter()
+                .map(|e| format!("{name}:{}:{}: {}", e.line, e.column, e.kind))
                 .collect(),
         )
     })
+}
+
+/// `-e`: expands the input, or returns every problem found in it.
+fn try_expand(config: &Config, input: Vec<u8>) -> Result<Vec<u8>, Vec<EnvsubstError>> {
+    if !config.envsubst {
+        return Ok(input);
+    }
+    crate::envsubst::expand(&input, |var| config.env_var(var)).map_err(|e| e.0)
 }
 
 /// Scans, or reports every malformed token as `NAME:LINE:COLUMN: message`.
@@ -234,7 +242,18 @@ async fn retrieve_command(
     let mut parsed: Vec<(Vec<u8>, Token)> = Vec::new();
     for (i, arg) in args.iter().enumerate() {
         let where_ = format!("--token {}", i + 1);
-        let input = expand(config, &where_, arg.clone().into_bytes())?;
+        // Every token is checked, so one run reports every problem of every token.
+        let input = match try_expand(config, arg.clone().into_bytes()) {
+            Ok(input) => input,
+            Err(problems) => {
+                errors.extend(
+                    problems
+                        .iter()
+                        .map(|e| format!("{where_}: {} in `{arg}`", e.kind)),
+                );
+                continue;
+            }
+        };
         let found = scan(&grammar, &input);
         if let Some(e) = found.errors.first() {
             errors.push(format!("{where_}: {e}"));

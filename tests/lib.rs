@@ -4,9 +4,13 @@
 
 mod support;
 
+mod builtin;
+mod cli;
 mod faults;
 mod hostile;
 mod insert;
 mod interop;
+mod output;
+mod retrieve;
 mod scan;
 mod signals;

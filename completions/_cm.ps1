@@ -1,0 +1,313 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'cm'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'cm' {
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'List the tokens in a text without fetching anything (a dry run)')
+            [CompletionResult]::new('insert', 'insert', [CompletionResultType]::ParameterValue, 'Replace every token in a template with its value (stdin to stdout by default)')
+            [CompletionResult]::new('string-input', 'string-input', [CompletionResultType]::ParameterValue, 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)')
+            [CompletionResult]::new('fromstr', 'fromstr', [CompletionResultType]::ParameterValue, 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)')
+            [CompletionResult]::new('getfromstr', 'getfromstr', [CompletionResultType]::ParameterValue, 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)')
+            [CompletionResult]::new('retrieve', 'retrieve', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)')
+            [CompletionResult]::new('r', 'r', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)')
+            [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)')
+            [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)')
+            [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'cm;scan' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The file to scan; `-` for stdin')
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'The file to scan; `-` for stdin')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;insert' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'The template; `-` for stdin')
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'The template; `-` for stdin')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Where to write the result; `-` or `stdout` for stdout. May be the input file')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Where to write the result; `-` or `stdout` for stdout. May be the input file')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;string-input' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'A file path, `-` for stdin, or else the text itself')
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'A file path, `-` for stdin, or else the text itself')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Where to write the result; `stdout` or `-` for stdout. May be the input file')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Where to write the result; `stdout` or `-` for stdout. May be the input file')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;fromstr' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'A file path, `-` for stdin, or else the text itself')
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'A file path, `-` for stdin, or else the text itself')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Where to write the result; `stdout` or `-` for stdout. May be the input file')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Where to write the result; `stdout` or `-` for stdout. May be the input file')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;getfromstr' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'A file path, `-` for stdin, or else the text itself')
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'A file path, `-` for stdin, or else the text itself')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Where to write the result; `stdout` or `-` for stdout. May be the input file')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Where to write the result; `stdout` or `-` for stdout. May be the input file')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;retrieve' {
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'A token to fetch; repeat for more. Lines come out in this order')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'A token to fetch; repeat for more. Lines come out in this order')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Where to write; `stdout` or `-` for stdout')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Where to write; `stdout` or `-` for stdout')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;r' {
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'A token to fetch; repeat for more. Lines come out in this order')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'A token to fetch; repeat for more. Lines come out in this order')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Where to write; `stdout` or `-` for stdout')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Where to write; `stdout` or `-` for stdout')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;fetch' {
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'A token to fetch; repeat for more. Lines come out in this order')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'A token to fetch; repeat for more. Lines come out in this order')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Where to write; `stdout` or `-` for stdout')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Where to write; `stdout` or `-` for stdout')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;get' {
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'A token to fetch; repeat for more. Lines come out in this order')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'A token to fetch; repeat for more. Lines come out in this order')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Where to write; `stdout` or `-` for stdout')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Where to write; `stdout` or `-` for stdout')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;completion' {
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;help' {
+            [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'List the tokens in a text without fetching anything (a dry run)')
+            [CompletionResult]::new('insert', 'insert', [CompletionResultType]::ParameterValue, 'Replace every token in a template with its value (stdin to stdout by default)')
+            [CompletionResult]::new('string-input', 'string-input', [CompletionResultType]::ParameterValue, 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)')
+            [CompletionResult]::new('retrieve', 'retrieve', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)')
+            [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'cm;help;scan' {
+            break
+        }
+        'cm;help;insert' {
+            break
+        }
+        'cm;help;string-input' {
+            break
+        }
+        'cm;help;retrieve' {
+            break
+        }
+        'cm;help;completion' {
+            break
+        }
+        'cm;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,184 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_cm_global_optspecs
+    string join \n s/token-separator= k/key-separator= e/enable-envsubst v/verbose lax plugin-start-timeout= timeout= concurrency= h/help V/version
+end
+
+function __fish_cm_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_cm_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_cm_using_subcommand
+    set -l cmd (__fish_cm_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c cm -n "__fish_cm_needs_command" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_needs_command" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_needs_command" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_needs_command" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_needs_command" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_needs_command" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_needs_command" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_needs_command" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_needs_command" -f -a "scan" -d 'List the tokens in a text without fetching anything (a dry run)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "insert" -d 'Replace every token in a template with its value (stdin to stdout by default)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "string-input" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "fromstr" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "getfromstr" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "retrieve" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "r" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "fetch" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "get" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c cm -n "__fish_cm_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cm -n "__fish_cm_using_subcommand scan" -s i -l input -d 'The file to scan; `-` for stdin' -r
+complete -c cm -n "__fish_cm_using_subcommand scan" -l format -d 'Output format' -r -f -a "text\t'One line per token: position, token, parts'
+json\t'One JSON object with every token'"
+complete -c cm -n "__fish_cm_using_subcommand scan" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand scan" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand scan" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand scan" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand scan" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand scan" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand scan" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand scan" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand scan" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand insert" -s i -l input -d 'The template; `-` for stdin' -r
+complete -c cm -n "__fish_cm_using_subcommand insert" -s p -l path -d 'Where to write the result; `-` or `stdout` for stdout. May be the input file' -r
+complete -c cm -n "__fish_cm_using_subcommand insert" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand insert" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand insert" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand insert" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand insert" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand insert" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand insert" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand insert" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand insert" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand insert" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand string-input" -s i -l input -d 'A file path, `-` for stdin, or else the text itself' -r
+complete -c cm -n "__fish_cm_using_subcommand string-input" -s p -l path -d 'Where to write the result; `stdout` or `-` for stdout. May be the input file' -r
+complete -c cm -n "__fish_cm_using_subcommand string-input" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand string-input" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand string-input" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand string-input" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand string-input" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand string-input" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand string-input" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand string-input" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand string-input" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand string-input" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -s i -l input -d 'A file path, `-` for stdin, or else the text itself' -r
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -s p -l path -d 'Where to write the result; `stdout` or `-` for stdout. May be the input file' -r
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s i -l input -d 'A file path, `-` for stdin, or else the text itself' -r
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s p -l path -d 'Where to write the result; `stdout` or `-` for stdout. May be the input file' -r
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -s p -l path -d 'Where to write; `stdout` or `-` for stdout' -r
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -l format -d 'Output format' -r -f -a "export\t'`export NAME=\'value\'`, for `. ./app.env` in any POSIX shell'
+dotenv\t'`NAME=value`, double-quoted and escaped where needed, for python-dotenv. docker `--env-file` keeps quotes as part of the value and cannot hold a newline, so only values that need no quotes (letters, digits, `_-.,:/@%+=~`) reach it unchanged'
+json\t'One JSON object `{"NAME": "value"}`'"
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand r" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
+complete -c cm -n "__fish_cm_using_subcommand r" -s p -l path -d 'Where to write; `stdout` or `-` for stdout' -r
+complete -c cm -n "__fish_cm_using_subcommand r" -l format -d 'Output format' -r -f -a "export\t'`export NAME=\'value\'`, for `. ./app.env` in any POSIX shell'
+dotenv\t'`NAME=value`, double-quoted and escaped where needed, for python-dotenv. docker `--env-file` keeps quotes as part of the value and cannot hold a newline, so only values that need no quotes (letters, digits, `_-.,:/@%+=~`) reach it unchanged'
+json\t'One JSON object `{"NAME": "value"}`'"
+complete -c cm -n "__fish_cm_using_subcommand r" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand r" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand r" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand r" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand r" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand r" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand r" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand r" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand r" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand r" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand fetch" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
+complete -c cm -n "__fish_cm_using_subcommand fetch" -s p -l path -d 'Where to write; `stdout` or `-` for stdout' -r
+complete -c cm -n "__fish_cm_using_subcommand fetch" -l format -d 'Output format' -r -f -a "export\t'`export NAME=\'value\'`, for `. ./app.env` in any POSIX shell'
+dotenv\t'`NAME=value`, double-quoted and escaped where needed, for python-dotenv. docker `--env-file` keeps quotes as part of the value and cannot hold a newline, so only values that need no quotes (letters, digits, `_-.,:/@%+=~`) reach it unchanged'
+json\t'One JSON object `{"NAME": "value"}`'"
+complete -c cm -n "__fish_cm_using_subcommand fetch" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand fetch" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand fetch" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand fetch" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand fetch" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand fetch" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand fetch" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand fetch" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand fetch" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand get" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
+complete -c cm -n "__fish_cm_using_subcommand get" -s p -l path -d 'Where to write; `stdout` or `-` for stdout' -r
+complete -c cm -n "__fish_cm_using_subcommand get" -l format -d 'Output format' -r -f -a "export\t'`export NAME=\'value\'`, for `. ./app.env` in any POSIX shell'
+dotenv\t'`NAME=value`, double-quoted and escaped where needed, for python-dotenv. docker `--env-file` keeps quotes as part of the value and cannot hold a newline, so only values that need no quotes (letters, digits, `_-.,:/@%+=~`) reach it unchanged'
+json\t'One JSON object `{"NAME": "value"}`'"
+complete -c cm -n "__fish_cm_using_subcommand get" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand get" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand get" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand get" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand get" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand get" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand get" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand get" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand get" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand completion" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand completion" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand completion" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand completion" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand completion" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand completion" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand completion" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand completion" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand completion" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "scan" -d 'List the tokens in a text without fetching anything (a dry run)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "insert" -d 'Replace every token in a template with its value (stdin to stdout by default)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "string-input" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "retrieve" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
