@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -47,6 +48,8 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('plugin', 'plugin', [CompletionResultType]::ParameterValue, 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create the plugin folders and report which plugins are missing (downloads nothing)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -66,6 +69,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -89,6 +93,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -112,6 +117,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -135,6 +141,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -158,6 +165,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -182,6 +190,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -206,6 +215,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -230,6 +240,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -254,6 +265,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -273,6 +285,109 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
             [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;plugin' {
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Copy a plugin binary into place and record its SHA-256 in the lock file')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every plugin found, where, its SHA-256, and whether it matches the lock file')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'cm;plugin;install' {
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'The plugin binary to install')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('--global', '--global', [CompletionResultType]::ParameterName, 'Install under the home directory instead of $CONFIGMANAGER_DIR or the current directory')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;plugin;list' {
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cm;plugin;help' {
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Copy a plugin binary into place and record its SHA-256 in the lock file')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every plugin found, where, its SHA-256, and whether it matches the lock file')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'cm;plugin;help;install' {
+            break
+        }
+        'cm;plugin;help;list' {
+            break
+        }
+        'cm;plugin;help;help' {
+            break
+        }
+        'cm;init' {
+            [CompletionResult]::new('--plugin', '--plugin', [CompletionResultType]::ParameterName, 'A plugin prefix to prepare; repeat, or separate with commas')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('--global', '--global', [CompletionResultType]::ParameterName, 'Prepare the home directory instead of $CONFIGMANAGER_DIR or the current directory')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -285,6 +400,8 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('string-input', 'string-input', [CompletionResultType]::ParameterValue, 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)')
             [CompletionResult]::new('retrieve', 'retrieve', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('plugin', 'plugin', [CompletionResultType]::ParameterValue, 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create the plugin folders and report which plugins are missing (downloads nothing)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -301,6 +418,20 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             break
         }
         'cm;help;completion' {
+            break
+        }
+        'cm;help;plugin' {
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Copy a plugin binary into place and record its SHA-256 in the lock file')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every plugin found, where, its SHA-256, and whether it matches the lock file')
+            break
+        }
+        'cm;help;plugin;install' {
+            break
+        }
+        'cm;help;plugin;list' {
+            break
+        }
+        'cm;help;init' {
             break
         }
         'cm;help;help' {

@@ -34,8 +34,14 @@ _cm() {
             cm,help)
                 cmd="cm__subcmd__help"
                 ;;
+            cm,init)
+                cmd="cm__subcmd__init"
+                ;;
             cm,insert)
                 cmd="cm__subcmd__insert"
+                ;;
+            cm,plugin)
+                cmd="cm__subcmd__plugin"
                 ;;
             cm,r)
                 cmd="cm__subcmd__retrieve"
@@ -55,8 +61,14 @@ _cm() {
             cm__subcmd__help,help)
                 cmd="cm__subcmd__help__subcmd__help"
                 ;;
+            cm__subcmd__help,init)
+                cmd="cm__subcmd__help__subcmd__init"
+                ;;
             cm__subcmd__help,insert)
                 cmd="cm__subcmd__help__subcmd__insert"
+                ;;
+            cm__subcmd__help,plugin)
+                cmd="cm__subcmd__help__subcmd__plugin"
                 ;;
             cm__subcmd__help,retrieve)
                 cmd="cm__subcmd__help__subcmd__retrieve"
@@ -67,6 +79,30 @@ _cm() {
             cm__subcmd__help,string-input)
                 cmd="cm__subcmd__help__subcmd__string__subcmd__input"
                 ;;
+            cm__subcmd__help__subcmd__plugin,install)
+                cmd="cm__subcmd__help__subcmd__plugin__subcmd__install"
+                ;;
+            cm__subcmd__help__subcmd__plugin,list)
+                cmd="cm__subcmd__help__subcmd__plugin__subcmd__list"
+                ;;
+            cm__subcmd__plugin,help)
+                cmd="cm__subcmd__plugin__subcmd__help"
+                ;;
+            cm__subcmd__plugin,install)
+                cmd="cm__subcmd__plugin__subcmd__install"
+                ;;
+            cm__subcmd__plugin,list)
+                cmd="cm__subcmd__plugin__subcmd__list"
+                ;;
+            cm__subcmd__plugin__subcmd__help,help)
+                cmd="cm__subcmd__plugin__subcmd__help__subcmd__help"
+                ;;
+            cm__subcmd__plugin__subcmd__help,install)
+                cmd="cm__subcmd__plugin__subcmd__help__subcmd__install"
+                ;;
+            cm__subcmd__plugin__subcmd__help,list)
+                cmd="cm__subcmd__plugin__subcmd__help__subcmd__list"
+                ;;
             *)
                 ;;
         esac
@@ -74,7 +110,7 @@ _cm() {
 
     case "${cmd}" in
         cm)
-            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --help --version scan insert string-input fromstr getfromstr retrieve r fetch get completion help"
+            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version scan insert string-input fromstr getfromstr retrieve r fetch get completion plugin init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -116,7 +152,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__completion)
-            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --help --version bash elvish fish powershell zsh"
+            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,7 +194,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__help)
-            opts="scan insert string-input retrieve completion help"
+            opts="scan insert string-input retrieve completion plugin init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,9 +235,65 @@ _cm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cm__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cm__subcmd__help__subcmd__insert)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cm__subcmd__help__subcmd__plugin)
+            opts="install list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cm__subcmd__help__subcmd__plugin__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cm__subcmd__help__subcmd__plugin__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -255,8 +347,54 @@ _cm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cm__subcmd__init)
+            opts="-s -k -e -v -h -V --plugin --global --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --plugin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-separator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-separator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -k)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-start-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cm__subcmd__insert)
-            opts="-i -p -s -k -e -v -h -V --input --path --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --help --version"
+            opts="-i -p -s -k -e -v -h -V --input --path --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -313,8 +451,194 @@ _cm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cm__subcmd__plugin)
+            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version install list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --token-separator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-separator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -k)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-start-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cm__subcmd__plugin__subcmd__help)
+            opts="install list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cm__subcmd__plugin__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cm__subcmd__plugin__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cm__subcmd__plugin__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cm__subcmd__plugin__subcmd__install)
+            opts="-s -k -e -v -h -V --from --global --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-separator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-separator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -k)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-start-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cm__subcmd__plugin__subcmd__list)
+            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --token-separator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-separator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -k)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-start-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cm__subcmd__retrieve)
-            opts="-t -p -s -k -e -v -h -V --token --path --format --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --help --version"
+            opts="-t -p -s -k -e -v -h -V --token --path --format --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -376,7 +700,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__scan)
-            opts="-i -s -k -e -v -h -V --input --format --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --help --version"
+            opts="-i -s -k -e -v -h -V --input --format --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -430,7 +754,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__string__subcmd__input)
-            opts="-i -p -s -k -e -v -h -V --input --path --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --help --version"
+            opts="-i -p -s -k -e -v -h -V --input --path --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

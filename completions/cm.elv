@@ -30,6 +30,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -44,6 +45,8 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand fetch 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)'
             cand get 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)'
             cand completion 'Print a shell completion script'
+            cand plugin 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
+            cand init 'Create the plugin folders and report which plugins are missing (downloads nothing)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cm;scan'= {
@@ -62,6 +65,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -84,6 +88,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -106,6 +111,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -128,6 +134,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -150,6 +157,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -173,6 +181,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -196,6 +205,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -219,6 +229,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -242,6 +253,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -260,6 +272,101 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
             cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cm;plugin'= {
+            cand -s 'Separator between a token''s prefix and its path'
+            cand --token-separator 'Separator between a token''s prefix and its path'
+            cand -k 'Separator between a token''s path and its key path (one character)'
+            cand --key-separator 'Separator between a token''s path and its key path (one character)'
+            cand --plugin-start-timeout 'Seconds a plugin may take to start and print its handshake'
+            cand --timeout 'Seconds one value fetch may take'
+            cand --concurrency 'Fetches in flight at once per plugin'
+            cand -e 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+            cand --enable-envsubst 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+            cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand install 'Copy a plugin binary into place and record its SHA-256 in the lock file'
+            cand list 'List every plugin found, where, its SHA-256, and whether it matches the lock file'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'cm;plugin;install'= {
+            cand --from 'The plugin binary to install'
+            cand -s 'Separator between a token''s prefix and its path'
+            cand --token-separator 'Separator between a token''s prefix and its path'
+            cand -k 'Separator between a token''s path and its key path (one character)'
+            cand --key-separator 'Separator between a token''s path and its key path (one character)'
+            cand --plugin-start-timeout 'Seconds a plugin may take to start and print its handshake'
+            cand --timeout 'Seconds one value fetch may take'
+            cand --concurrency 'Fetches in flight at once per plugin'
+            cand --global 'Install under the home directory instead of $CONFIGMANAGER_DIR or the current directory'
+            cand -e 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+            cand --enable-envsubst 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+            cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cm;plugin;list'= {
+            cand -s 'Separator between a token''s prefix and its path'
+            cand --token-separator 'Separator between a token''s prefix and its path'
+            cand -k 'Separator between a token''s path and its key path (one character)'
+            cand --key-separator 'Separator between a token''s path and its key path (one character)'
+            cand --plugin-start-timeout 'Seconds a plugin may take to start and print its handshake'
+            cand --timeout 'Seconds one value fetch may take'
+            cand --concurrency 'Fetches in flight at once per plugin'
+            cand -e 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+            cand --enable-envsubst 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+            cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cm;plugin;help'= {
+            cand install 'Copy a plugin binary into place and record its SHA-256 in the lock file'
+            cand list 'List every plugin found, where, its SHA-256, and whether it matches the lock file'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'cm;plugin;help;install'= {
+        }
+        &'cm;plugin;help;list'= {
+        }
+        &'cm;plugin;help;help'= {
+        }
+        &'cm;init'= {
+            cand --plugin 'A plugin prefix to prepare; repeat, or separate with commas'
+            cand -s 'Separator between a token''s prefix and its path'
+            cand --token-separator 'Separator between a token''s prefix and its path'
+            cand -k 'Separator between a token''s path and its key path (one character)'
+            cand --key-separator 'Separator between a token''s path and its key path (one character)'
+            cand --plugin-start-timeout 'Seconds a plugin may take to start and print its handshake'
+            cand --timeout 'Seconds one value fetch may take'
+            cand --concurrency 'Fetches in flight at once per plugin'
+            cand --global 'Prepare the home directory instead of $CONFIGMANAGER_DIR or the current directory'
+            cand -e 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+            cand --enable-envsubst 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+            cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -271,6 +378,8 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand string-input 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
             cand retrieve 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, or JSON)'
             cand completion 'Print a shell completion script'
+            cand plugin 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
+            cand init 'Create the plugin folders and report which plugins are missing (downloads nothing)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cm;help;scan'= {
@@ -282,6 +391,16 @@ set edit:completion:arg-completer[cm] = {|@words|
         &'cm;help;retrieve'= {
         }
         &'cm;help;completion'= {
+        }
+        &'cm;help;plugin'= {
+            cand install 'Copy a plugin binary into place and record its SHA-256 in the lock file'
+            cand list 'List every plugin found, where, its SHA-256, and whether it matches the lock file'
+        }
+        &'cm;help;plugin;install'= {
+        }
+        &'cm;help;plugin;list'= {
+        }
+        &'cm;help;init'= {
         }
         &'cm;help;help'= {
         }

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cm_global_optspecs
-    string join \n s/token-separator= k/key-separator= e/enable-envsubst v/verbose lax plugin-start-timeout= timeout= concurrency= h/help V/version
+    string join \n s/token-separator= k/key-separator= e/enable-envsubst v/verbose lax plugin-start-timeout= timeout= concurrency= require-lock h/help V/version
 end
 
 function __fish_cm_needs_command
@@ -32,6 +32,7 @@ complete -c cm -n "__fish_cm_needs_command" -l concurrency -d 'Fetches in flight
 complete -c cm -n "__fish_cm_needs_command" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_needs_command" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_needs_command" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_needs_command" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_needs_command" -f -a "scan" -d 'List the tokens in a text without fetching anything (a dry run)'
@@ -44,6 +45,8 @@ complete -c cm -n "__fish_cm_needs_command" -f -a "r" -d 'Fetch tokens and write
 complete -c cm -n "__fish_cm_needs_command" -f -a "fetch" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
 complete -c cm -n "__fish_cm_needs_command" -f -a "get" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
 complete -c cm -n "__fish_cm_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c cm -n "__fish_cm_needs_command" -f -a "plugin" -d 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
+complete -c cm -n "__fish_cm_needs_command" -f -a "init" -d 'Create the plugin folders and report which plugins are missing (downloads nothing)'
 complete -c cm -n "__fish_cm_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cm -n "__fish_cm_using_subcommand scan" -s i -l input -d 'The file to scan; `-` for stdin' -r
 complete -c cm -n "__fish_cm_using_subcommand scan" -l format -d 'Output format' -r -f -a "text\t'One line per token: position, token, parts'
@@ -56,6 +59,7 @@ complete -c cm -n "__fish_cm_using_subcommand scan" -l concurrency -d 'Fetches i
 complete -c cm -n "__fish_cm_using_subcommand scan" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_using_subcommand scan" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand scan" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand scan" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand scan" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand insert" -s i -l input -d 'The template; `-` for stdin' -r
@@ -68,6 +72,7 @@ complete -c cm -n "__fish_cm_using_subcommand insert" -l concurrency -d 'Fetches
 complete -c cm -n "__fish_cm_using_subcommand insert" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_using_subcommand insert" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand insert" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand insert" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand insert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand insert" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand string-input" -s i -l input -d 'A file path, `-` for stdin, or else the text itself' -r
@@ -80,6 +85,7 @@ complete -c cm -n "__fish_cm_using_subcommand string-input" -l concurrency -d 'F
 complete -c cm -n "__fish_cm_using_subcommand string-input" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_using_subcommand string-input" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand string-input" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand string-input" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand string-input" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand string-input" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -s i -l input -d 'A file path, `-` for stdin, or else the text itself' -r
@@ -92,6 +98,7 @@ complete -c cm -n "__fish_cm_using_subcommand fromstr" -l concurrency -d 'Fetche
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s i -l input -d 'A file path, `-` for stdin, or else the text itself' -r
@@ -104,6 +111,7 @@ complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l concurrency -d 'Fet
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
@@ -119,6 +127,7 @@ complete -c cm -n "__fish_cm_using_subcommand retrieve" -l concurrency -d 'Fetch
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand r" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
@@ -134,6 +143,7 @@ complete -c cm -n "__fish_cm_using_subcommand r" -l concurrency -d 'Fetches in f
 complete -c cm -n "__fish_cm_using_subcommand r" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_using_subcommand r" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand r" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand r" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand r" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand r" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
@@ -149,6 +159,7 @@ complete -c cm -n "__fish_cm_using_subcommand fetch" -l concurrency -d 'Fetches 
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand fetch" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand get" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
@@ -164,6 +175,7 @@ complete -c cm -n "__fish_cm_using_subcommand get" -l concurrency -d 'Fetches in
 complete -c cm -n "__fish_cm_using_subcommand get" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_using_subcommand get" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand get" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand get" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand get" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand completion" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
@@ -174,11 +186,70 @@ complete -c cm -n "__fish_cm_using_subcommand completion" -l concurrency -d 'Fet
 complete -c cm -n "__fish_cm_using_subcommand completion" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
 complete -c cm -n "__fish_cm_using_subcommand completion" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand completion" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand completion" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "scan" -d 'List the tokens in a text without fetching anything (a dry run)'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "insert" -d 'Replace every token in a template with its value (stdin to stdout by default)'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "string-input" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "retrieve" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -f -a "install" -d 'Copy a plugin binary into place and record its SHA-256 in the lock file'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -f -a "list" -d 'List every plugin found, where, its SHA-256, and whether it matches the lock file'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l from -d 'The plugin binary to install' -r -F
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l global -d 'Install under the home directory instead of $CONFIGMANAGER_DIR or the current directory'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from help" -f -a "install" -d 'Copy a plugin binary into place and record its SHA-256 in the lock file'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from help" -f -a "list" -d 'List every plugin found, where, its SHA-256, and whether it matches the lock file'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cm -n "__fish_cm_using_subcommand init" -l plugin -d 'A plugin prefix to prepare; repeat, or separate with commas' -r
+complete -c cm -n "__fish_cm_using_subcommand init" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand init" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand init" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand init" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand init" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand init" -l global -d 'Prepare the home directory instead of $CONFIGMANAGER_DIR or the current directory'
+complete -c cm -n "__fish_cm_using_subcommand init" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand init" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand init" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand init" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand init" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "scan" -d 'List the tokens in a text without fetching anything (a dry run)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "insert" -d 'Replace every token in a template with its value (stdin to stdout by default)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "string-input" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "retrieve" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "completion" -d 'Print a shell completion script'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "plugin" -d 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "init" -d 'Create the plugin folders and report which plugins are missing (downloads nothing)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cm -n "__fish_cm_using_subcommand help; and __fish_seen_subcommand_from plugin" -f -a "install" -d 'Copy a plugin binary into place and record its SHA-256 in the lock file'
+complete -c cm -n "__fish_cm_using_subcommand help; and __fish_seen_subcommand_from plugin" -f -a "list" -d 'List every plugin found, where, its SHA-256, and whether it matches the lock file'

@@ -37,8 +37,24 @@ pub const NEW_FILE_MODE: u32 = 0o600;
 /// runs cm), extended attributes and ACLs, and hard links (other names of the old file keep the
 /// old content). On non-Unix systems the permission steps are skipped.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    replace(path, contents, target_mode(path)?)
+}
+
+/// As [`write_atomic`], but the new file gets exactly `mode` (e.g. 0755 for an installed plugin,
+/// 0644 for a lock file meant to be committed), whatever the old file had.
+pub fn write_atomic_with_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    let mode = Some(permissions(mode));
+    #[cfg(not(unix))]
+    let mode = {
+        let _ = mode;
+        None
+    };
+    replace(path, contents, mode)
+}
+
+fn replace(path: &Path, contents: &[u8], mode: Option<Permissions>) -> io::Result<()> {
     let dir = parent_dir(path);
-    let mode = target_mode(path)?;
 
     let mut builder = tempfile::Builder::new();
     let prefix = match path.file_name() {

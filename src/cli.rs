@@ -72,6 +72,9 @@ pub struct GlobalArgs {
     /// Fetches in flight at once per plugin.
     #[arg(long, global = true, default_value_t = 64, value_name = "N")]
     pub concurrency: usize,
+    /// Refuse to start a plugin whose `.configmanager` folder has no plugins.lock.
+    #[arg(long, global = true, env = "CM_REQUIRE_LOCK", value_parser = clap::builder::BoolishValueParser::new())]
+    pub require_lock: bool,
 }
 
 /// The subcommands.
@@ -115,6 +118,58 @@ pub enum Command {
     /// For example `cm completion bash > ~/.local/share/bash-completion/completions/cm`, or
     /// `cm completion zsh > ~/.zfunc/_cm`.
     Completion(CompletionArgs),
+    /// Install and list provider plugins, with their SHA-256 recorded in plugins.lock.
+    ///
+    /// `cm plugin install PREFIX --from FILE` copies FILE to
+    /// `.configmanager/plugins/<prefix>/<prefix>-<os>-<arch>` (in $CONFIGMANAGER_DIR, else the
+    /// current directory; `--global`: the home directory) and records its SHA-256 in
+    /// `.configmanager/plugins.lock`. Once a lock file exists, cm refuses to start any plugin of
+    /// that folder that is missing from it or differs from it. `cm plugin list` shows every
+    /// plugin found and how it stands against its lock.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Create the plugin folders and report which plugins are missing (downloads nothing).
+    ///
+    /// Exits 3 when a plugin binary is missing, so a pipeline can check it is ready.
+    Init(InitArgs),
+}
+
+/// `cm plugin ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Copy a plugin binary into place and record its SHA-256 in the lock file.
+    Install(PluginInstallArgs),
+    /// List every plugin found, where, its SHA-256, and whether it matches the lock file.
+    List,
+}
+
+/// `cm plugin install`.
+#[derive(Debug, Args)]
+pub struct PluginInstallArgs {
+    /// The token prefix the plugin serves (e.g. awsparamstr).
+    pub prefix: String,
+    /// The plugin binary to install.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Install under the home directory instead of $CONFIGMANAGER_DIR or the current directory.
+    #[arg(long)]
+    pub global: bool,
+}
+
+/// `cm init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// A plugin prefix to prepare; repeat, or separate with commas.
+    #[arg(
+        long = "plugin",
+        value_delimiter = ',',
+        required = true,
+        value_name = "PREFIX"
+    )]
+    pub plugins: Vec<String>,
+    /// Prepare the home directory instead of $CONFIGMANAGER_DIR or the current directory.
+    #[arg(long)]
+    pub global: bool,
 }
 
 /// `cm scan`.

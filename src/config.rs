@@ -43,6 +43,13 @@ pub struct Config {
     pub env: Vec<(OsString, OsString)>,
     /// Logging.
     pub log: LogConfig,
+    /// `--require-lock` / `CM_REQUIRE_LOCK`.
+    pub require_lock: bool,
+    /// Where `cm plugin install` and `cm init` put plugins: `$CONFIGMANAGER_DIR`, else the
+    /// current directory.
+    pub local_base: PathBuf,
+    /// The home directory (`--global`).
+    pub home: Option<PathBuf>,
 }
 
 impl Config {
@@ -74,13 +81,12 @@ impl Config {
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let cwd = std::env::current_dir()
             .map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?;
-        let search = SearchPath::new(
-            get("CONFIGMANAGER_DIR")
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from),
-            Some(cwd.clone()),
-            dirs::home_dir(),
-        );
+        let configmanager_dir = get("CONFIGMANAGER_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from);
+        let home = dirs::home_dir();
+        let search = SearchPath::new(configmanager_dir.clone(), Some(cwd.clone()), home.clone());
+        let local_base = configmanager_dir.unwrap_or_else(|| cwd.clone());
         let filter = [get("CONFIGMANAGER_LOG"), get("RUST_LOG")]
             .into_iter()
             .flatten()
@@ -101,6 +107,9 @@ impl Config {
                 filter,
                 color,
             },
+            require_lock: args.require_lock,
+            local_base,
+            home,
         })
     }
 

@@ -66,6 +66,15 @@ pub enum Error {
     /// Plugins that did not start.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     PluginStart(Vec<StartError>),
+    /// Plugins refused by the integrity checks (lock file, permissions).
+    #[error("{}", .0.iter().map(|e| format!("providers not initialised, {e}")).collect::<Vec<_>>().join("\n"))]
+    PluginRefused(Vec<crate::plugin::lock::IntegrityError>),
+    /// `cm plugin install`, `cm init` and `cm plugin list` problems.
+    #[error(transparent)]
+    Manage(#[from] crate::plugin::manage::ManageError),
+    /// `cm init` found plugins missing.
+    #[error("{} plugin(s) missing: {}", .0.len(), .0.join(", "))]
+    PluginsMissing(Vec<String>),
     /// Output that could not be produced or written.
     #[error("cannot write {name}: {reason}")]
     Output {
@@ -105,7 +114,10 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
         2,
         "usage or input error: bad flag or value, malformed token, envsubst failure",
     ),
-    (3, "a plugin was not found or did not start"),
+    (
+        3,
+        "a plugin was not found, was refused (lock file, permissions) or did not start",
+    ),
     (
         4,
         "output not written: unwritable path, name collision, unwritable value",
@@ -136,7 +148,12 @@ impl Error {
         match self {
             Error::Unresolved { .. } => 1,
             Error::Usage(_) | Error::Input { .. } | Error::Invalid(_) => 2,
-            Error::PluginNotFound { .. } | Error::PluginStart(_) => 3,
+            Error::PluginNotFound { .. }
+            | Error::PluginStart(_)
+            | Error::PluginRefused(_)
+            | Error::PluginsMissing(_) => 3,
+            Error::Manage(crate::plugin::manage::ManageError::Write { .. }) => 4,
+            Error::Manage(_) => 2,
             Error::Output { .. } | Error::Format(_) => 4,
             Error::Interrupted(signal) => 128 + signal,
         }
@@ -214,6 +231,9 @@ mod tests {
                 tried: vec![],
             },
             Error::PluginStart(vec![]),
+            Error::PluginRefused(vec![]),
+            Error::PluginsMissing(vec![]),
+            Error::Manage(crate::plugin::manage::ManageError::Prefix(String::new())),
             Error::Output {
                 name: String::new(),
                 reason: String::new(),

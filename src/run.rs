@@ -10,7 +10,10 @@ use tokio::sync::watch;
 
 use crate::Secret;
 use crate::builtin::{BUILTIN_PREFIXES, EnvProvider, FileProvider};
-use crate::cli::{Cli, Command, RetrieveFormat, ScanArgs, ScanFormat, Target};
+use crate::cli::{
+    Cli, Command, InitArgs, PluginCommand, PluginInstallArgs, RetrieveFormat, ScanArgs, ScanFormat,
+    Target,
+};
 use crate::config::Config;
 use crate::envsubst::EnvsubstError;
 use crate::error::{Error, TokenFailure};
@@ -52,6 +55,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 };
                 text_command(&config, &signals, &name, input, Target::parse(&args.path)).await
             }
+            Command::Plugin(PluginCommand::Install(args)) => plugin_install(&config, &args),
+            Command::Plugin(PluginCommand::List) => plugin_list(&config),
+            Command::Init(args) => init_command(&config, &args),
             Command::Completion(args) => {
                 write_output(&Target::Stdout, &crate::cli::completion_script(args.shell))
             }
@@ -344,6 +350,22 @@ async fn resolve(
         });
     }
 
+    // Integrity first: nothing runs that the lock file does not approve.
+    let mut refused = Vec::new();
+    for (prefix, path) in &wanted {
+        match crate::plugin::lock::verify(prefix, path, config.require_lock) {
+            Ok((status, warnings)) => {
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
+                tracing::debug!(plugin = %prefix, ?status, "plugin integrity");
+            }
+            Err(e) => refused.push(e),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(Error::PluginRefused(refused));
+    }
     let (host, start_errors) = tokio::select! {
         r = PluginHost::start(wanted, config.host) => r,
         signal = signals.wait() => return Err(Error::Interrupted(signal)),
@@ -481,4 +503,90 @@ fn init_logging(config: &Config) {
         .with_target(config.log.verbosity >= 2)
         .without_time()
         .try_init();
+}
+
+/// The folder `cm plugin install` and `cm init` work in.
+fn install_base(config: &Config, global: bool) -> Result<std::path::PathBuf, Error> {
+    if global {
+        config
+            .home
+            .clone()
+            .ok_or_else(|| Error::Usage("--global: cannot find the home directory".into()))
+    } else {
+        Ok(config.local_base.clone())
+    }
+}
+
+fn plugin_install(config: &Config, args: &PluginInstallArgs) -> Result<(), Error> {
+    let base = install_base(config, args.global)?;
+    let done = crate::plugin::manage::install(&args.prefix, &args.from, &base)?;
+    let text = format!(
+        "installed {} (sha256:{})\nrecorded in {}\n",
+        done.path.display(),
+        done.sha256,
+        done.lock.display()
+    );
+    write_output(&Target::Stdout, text.as_bytes())
+}
+
+fn plugin_list(config: &Config) -> Result<(), Error> {
+    let mut text = String::new();
+    for p in crate::plugin::manage::list(&config.search) {
+        let hash = match &p.sha256 {
+            Ok(h) => format!("sha256:{h}"),
+            Err(e) => format!("unreadable: {e}"),
+        };
+        let shadowed = if p.active {
+            ""
+        } else {
+            " (shadowed by an earlier folder)"
+        };
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}{shadowed}\n",
+            p.prefix,
+            p.lock,
+            hash,
+            p.path.display()
+        ));
+    }
+    if text.is_empty() {
+        let dirs: Vec<String> = config
+            .search
+            .dirs()
+            .iter()
+            .map(|d| d.join(".configmanager/plugins").display().to_string())
+            .collect();
+        text = format!("no plugins found in {}\n", dirs.join(", "));
+    }
+    write_output(&Target::Stdout, text.as_bytes())
+}
+
+fn init_command(config: &Config, args: &InitArgs) -> Result<(), Error> {
+    let base = install_base(config, args.global)?;
+    let reports = crate::plugin::manage::init(&args.plugins, &base)?;
+    let mut text = String::new();
+    let mut missing = Vec::new();
+    for r in &reports {
+        if r.present {
+            text.push_str(&format!(
+                "{}: installed at {}\n",
+                r.prefix,
+                r.path.display()
+            ));
+        } else {
+            text.push_str(&format!(
+                "{}: missing; copy the plugin binary to {} or run `cm plugin install {} --from FILE`\n",
+                r.prefix,
+                r.path.display(),
+                r.prefix
+            ));
+            missing.push(r.prefix.clone());
+        }
+    }
+    write_output(&Target::Stdout, text.as_bytes())?;
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::PluginsMissing(missing))
+    }
 }

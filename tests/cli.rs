@@ -199,7 +199,9 @@ fn every_man_page_documents_the_exit_status() {
             "cm-insert.1",
             "cm-string-input.1",
             "cm-retrieve.1",
-            "cm-completion.1"
+            "cm-completion.1",
+            "cm-plugin.1",
+            "cm-init.1"
         ]
     );
     for (name, page) in &pages {
@@ -319,7 +321,7 @@ fn help_lists_every_command_and_the_exit_codes() {
         "[aliases: r, fetch, get]",
         "[aliases: fromstr, getfromstr]",
         "Exit status:",
-        "  3    a plugin was not found or did not start",
+        "  3    a plugin was not found, was refused (lock file, permissions) or did not start",
     ] {
         assert!(out.contains(word), "{word:?} missing from\n{out}");
     }

@@ -9,6 +9,7 @@ mod cli;
 mod faults;
 mod hostile;
 mod insert;
+mod integrity;
 mod interop;
 mod output;
 mod retrieve;

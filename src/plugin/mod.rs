@@ -7,6 +7,7 @@ pub mod discover;
 pub mod handshake;
 pub mod host;
 pub mod lock;
+pub mod manage;
 pub mod process;
 pub mod serve;
 pub mod wire;
