@@ -58,6 +58,9 @@ pub struct GlobalArgs {
     /// Fetches in flight at once per plugin.
     #[arg(long, global = true, default_value_t = 64, value_name = "N")]
     pub concurrency: usize,
+    /// Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP).
+    #[arg(long, global = true)]
+    pub plugin_mtls: bool,
 }
 
 /// The subcommands.

@@ -7,5 +7,6 @@ mod support;
 mod faults;
 mod insert;
 mod interop;
+mod mtls;
 mod scan;
 mod signals;

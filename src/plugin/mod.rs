@@ -8,7 +8,9 @@ pub mod handshake;
 pub mod host;
 pub mod process;
 pub mod serve;
+pub mod tls;
 pub mod wire;
 
 pub use host::{HostOptions, PluginHost, StartError};
 pub use serve::{StoreError, TokenStore, serve};
+pub use tls::MtlsPolicy;
