@@ -110,7 +110,7 @@ _cm() {
 
     case "${cmd}" in
         cm)
-            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version scan insert string-input fromstr getfromstr retrieve r fetch get completion plugin init help"
+            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version scan insert string-input fromstr getfromstr retrieve r fetch get completion plugin init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -152,7 +152,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__completion)
-            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version bash elvish fish powershell zsh"
+            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -348,7 +348,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__init)
-            opts="-s -k -e -v -h -V --plugin --global --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
+            opts="-s -k -e -v -h -V --plugin --global --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -394,7 +394,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__insert)
-            opts="-i -p -s -k -e -v -h -V --input --path --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
+            opts="-i -p -s -k -e -v -h -V --input --path --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -452,7 +452,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__plugin)
-            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version install list help"
+            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version install list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -550,7 +550,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__plugin__subcmd__install)
-            opts="-s -k -e -v -h -V --from --global --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
+            opts="-s -k -e -v -h -V --from --global --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -596,7 +596,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__plugin__subcmd__list)
-            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
+            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -638,7 +638,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__retrieve)
-            opts="-t -p -s -k -e -v -h -V --token --path --format --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
+            opts="-t -p -s -k -e -v -h -V --token --path --format --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -700,7 +700,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__scan)
-            opts="-i -s -k -e -v -h -V --input --format --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
+            opts="-i -s -k -e -v -h -V --input --format --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -754,7 +754,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__string__subcmd__input)
-            opts="-i -p -s -k -e -v -h -V --input --path --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --help --version"
+            opts="-i -p -s -k -e -v -h -V --input --path --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cm_global_optspecs
-    string join \n s/token-separator= k/key-separator= e/enable-envsubst v/verbose lax plugin-start-timeout= timeout= concurrency= require-lock h/help V/version
+    string join \n s/token-separator= k/key-separator= e/enable-envsubst v/verbose lax plugin-start-timeout= timeout= concurrency= require-lock plugin-mtls h/help V/version
 end
 
 function __fish_cm_needs_command
@@ -33,6 +33,7 @@ complete -c cm -n "__fish_cm_needs_command" -s e -l enable-envsubst -d 'Expand $
 complete -c cm -n "__fish_cm_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_needs_command" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_needs_command" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_needs_command" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_needs_command" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_needs_command" -f -a "scan" -d 'List the tokens in a text without fetching anything (a dry run)'
@@ -60,6 +61,7 @@ complete -c cm -n "__fish_cm_using_subcommand scan" -s e -l enable-envsubst -d '
 complete -c cm -n "__fish_cm_using_subcommand scan" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand scan" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand scan" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand scan" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand scan" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand insert" -s i -l input -d 'The template; `-` for stdin' -r
@@ -73,6 +75,7 @@ complete -c cm -n "__fish_cm_using_subcommand insert" -s e -l enable-envsubst -d
 complete -c cm -n "__fish_cm_using_subcommand insert" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand insert" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand insert" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand insert" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand insert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand insert" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand string-input" -s i -l input -d 'A file path, `-` for stdin, or else the text itself' -r
@@ -86,6 +89,7 @@ complete -c cm -n "__fish_cm_using_subcommand string-input" -s e -l enable-envsu
 complete -c cm -n "__fish_cm_using_subcommand string-input" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand string-input" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand string-input" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand string-input" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand string-input" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand string-input" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -s i -l input -d 'A file path, `-` for stdin, or else the text itself' -r
@@ -99,6 +103,7 @@ complete -c cm -n "__fish_cm_using_subcommand fromstr" -s e -l enable-envsubst -
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand fromstr" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand fromstr" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s i -l input -d 'A file path, `-` for stdin, or else the text itself' -r
@@ -112,6 +117,7 @@ complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s e -l enable-envsubs
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
@@ -128,6 +134,7 @@ complete -c cm -n "__fish_cm_using_subcommand retrieve" -s e -l enable-envsubst 
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand r" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
@@ -144,6 +151,7 @@ complete -c cm -n "__fish_cm_using_subcommand r" -s e -l enable-envsubst -d 'Exp
 complete -c cm -n "__fish_cm_using_subcommand r" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand r" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand r" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand r" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand r" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand r" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
@@ -160,6 +168,7 @@ complete -c cm -n "__fish_cm_using_subcommand fetch" -s e -l enable-envsubst -d 
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand fetch" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand get" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
@@ -176,6 +185,7 @@ complete -c cm -n "__fish_cm_using_subcommand get" -s e -l enable-envsubst -d 'E
 complete -c cm -n "__fish_cm_using_subcommand get" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand get" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand get" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand get" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand get" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand completion" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
@@ -187,6 +197,7 @@ complete -c cm -n "__fish_cm_using_subcommand completion" -s e -l enable-envsubs
 complete -c cm -n "__fish_cm_using_subcommand completion" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand completion" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand completion" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand completion" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand completion" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
@@ -198,6 +209,7 @@ complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcom
 complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -f -a "install" -d 'Copy a plugin binary into place and record its SHA-256 in the lock file'
@@ -214,6 +226,7 @@ complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
@@ -225,6 +238,7 @@ complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from help" -f -a "install" -d 'Copy a plugin binary into place and record its SHA-256 in the lock file'
@@ -241,6 +255,7 @@ complete -c cm -n "__fish_cm_using_subcommand init" -s e -l enable-envsubst -d '
 complete -c cm -n "__fish_cm_using_subcommand init" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
 complete -c cm -n "__fish_cm_using_subcommand init" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
 complete -c cm -n "__fish_cm_using_subcommand init" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand init" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand init" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "scan" -d 'List the tokens in a text without fetching anything (a dry run)'

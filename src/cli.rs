@@ -75,6 +75,9 @@ pub struct GlobalArgs {
     /// Refuse to start a plugin whose `.configmanager` folder has no plugins.lock.
     #[arg(long, global = true, env = "CM_REQUIRE_LOCK", value_parser = clap::builder::BoolishValueParser::new())]
     pub require_lock: bool,
+    /// Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP).
+    #[arg(long, global = true)]
+    pub plugin_mtls: bool,
 }
 
 /// The subcommands.

@@ -76,6 +76,7 @@ impl Config {
                 timeout: seconds("--timeout", args.timeout)?,
             },
             grace: Duration::from_secs(2),
+            mtls: crate::plugin::MtlsPolicy::from_flag(args.plugin_mtls),
         };
         let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());

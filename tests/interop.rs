@@ -110,3 +110,73 @@ fn go_host_with_a_wrong_cookie_is_refused_by_the_sdk() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn cm_resolves_through_a_go_plugin_with_mtls() {
+    let Some((go_plugin, _)) = go_fixtures() else {
+        return;
+    };
+    let b = Bench::new();
+    b.install_binary("gotest", go_plugin);
+    let r = b.run(
+        &["-vv", "--plugin-mtls", "insert"],
+        b"a=GOTEST:///app/a[version=2] u=GOTEST://json/x|user\n",
+    );
+    r.success()
+        .stdout_is("a=/app/a->version=2 u=go-user\n")
+        // go-plugin's own log line: it got PLUGIN_CLIENT_CERT and serves TLS.
+        .stderr_has("configuring server automatic mTLS")
+        // Its handshake line carried a certificate, which cm pinned.
+        .stderr_has("plugin handshake plugin=GOTEST")
+        .stderr_has("tls=true")
+        .stderr_has("plugin connection uses mTLS")
+        .stderr_has("alpn=Some(\"h2\")");
+    assert!(!r.stderr.contains("tls=false"), "{}", r.stderr);
+
+    // Without the flag, a Go plugin on its Unix socket is spoken to in plaintext.
+    let r = b.run(&["-vv", "insert"], b"GOTEST://x");
+    r.success().stdout_is("x->").stderr_has("tls=false");
+    assert!(!r.stderr.contains("automatic mTLS"), "{}", r.stderr);
+}
+
+#[test]
+fn go_host_with_mtls_loads_a_rust_sdk_plugin() {
+    let Some((_, go_host)) = go_fixtures() else {
+        return;
+    };
+    let b = Bench::new();
+    let plugin = b.install("echo");
+    for transport in ["unix", "tcp"] {
+        for mtls in [true, false] {
+            let mut cmd = Command::new(go_host);
+            cmd.env("GOHOST_LOG_LEVEL", "debug")
+                .env("CM_PLUGIN_TRANSPORT", transport);
+            if mtls {
+                cmd.arg("-mtls");
+            }
+            let out = cmd
+                .args(["-n", "20"])
+                .arg(&plugin)
+                .arg("/app/x")
+                .arg("v=1")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{transport} mtls={mtls}: {stderr}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "/app/x->v=1\n".repeat(20),
+                "{stderr}"
+            );
+            // The SDK's "plugin address" log line, re-logged by the Go host.
+            assert!(stderr.contains(&format!("network={transport}")), "{stderr}");
+            assert!(stderr.contains(&format!("tls={mtls}")), "{stderr}");
+            assert_eq!(
+                stderr.contains("configuring client automatic mTLS"),
+                mtls,
+                "{stderr}"
+            );
+        }
+    }
+    b.assert_no_plugins_left();
+}

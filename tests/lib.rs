@@ -11,6 +11,7 @@ mod hostile;
 mod insert;
 mod integrity;
 mod interop;
+mod mtls;
 mod output;
 mod retrieve;
 mod scan;

@@ -128,6 +128,7 @@ impl Bench {
             .env_remove("CONFIGMANAGER_DIR")
             .env_remove("CONFIGMANAGER_LOG")
             .env_remove("RUST_LOG")
+            .env_remove("CM_PLUGIN_TRANSPORT")
             .env("NO_COLOR", "1")
             .env("CM_TEST_CALL_LOG", self.path("calls.log"));
         c

@@ -8,6 +8,7 @@
 //! - `slow…`: every call takes 200 ms (or `ms=N` in the metadata).
 //! - `oldcookie…`: accepts only the later cookie value `configmanager-plugin-hello`.
 //! - `noshutdown…`: keeps running after `GRPCController.Shutdown`.
+//! - `notls…`: ignores `PLUGIN_CLIENT_CERT` (a plugin without AutoMTLS support).
 //! - `nohandshake…`, `noise…`, `exit…`, `netrpc…`, `garbage…`, `badcookie…` (refuses every
 //!   cookie, as a plugin built for another application does): start-up faults.
 //! - `flood…`: writes 16 MiB to stderr before its handshake and 1 MiB during each call.
@@ -178,11 +179,11 @@ fn main() {
     };
     init_hclog_logging();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let result = rt.block_on(serve_with(
-        store,
-        ServeOptions::from_env(),
-        std::io::stdout(),
-    ));
+    let mut options = ServeOptions::from_env();
+    if mode.starts_with("notls") {
+        options.client_cert_pem = None;
+    }
+    let result = rt.block_on(serve_with(store, options, std::io::stdout()));
     if let Err(e) = result {
         eprintln!("{e}");
         std::process::exit(1);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -36,10 +37,17 @@ pub struct PluginClient {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Dials the plugin at `address` (plaintext HTTP/2; the socket lives in a private 0700 folder).
+/// A byte stream a connection can run over (Unix, TCP, either under TLS).
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// Dials the plugin at `address`: plaintext HTTP/2 when `tls` is `None` (a Unix socket in a
+/// private 0700 folder), else over TLS with that configuration (AutoMTLS, see [`super::tls`]).
 pub async fn connect(
     address: &Address,
     timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
 ) -> Result<Channel, tonic::transport::Error> {
     // The URI is required by tonic but unused: the connector below decides where to dial. Go
     // hosts likewise dial the target "unused".
@@ -47,37 +55,42 @@ pub async fn connect(
         .connect_timeout(timeout)
         .initial_stream_window_size(4 * 1024 * 1024)
         .initial_connection_window_size(16 * 1024 * 1024);
-    match address.clone() {
+    let address = address.clone();
+    endpoint
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let (address, tls) = (address.clone(), tls.clone());
+            async move {
+                let stream = dial(&address).await?;
+                let stream: Box<dyn Io> = match tls {
+                    Some(config) => Box::new(super::tls::connect(config, stream).await?),
+                    None => stream,
+                };
+                Ok::<_, std::io::Error>(TokioIo::new(stream))
+            }
+        }))
+        .await
+}
+
+/// Opens the byte stream to `address`.
+async fn dial(address: &Address) -> std::io::Result<Box<dyn Io>> {
+    match address {
         Address::Unix(path) => {
-            endpoint
-                .connect_with_connector(tower::service_fn(move |_: Uri| {
-                    let path = path.clone();
-                    async move {
-                        #[cfg(unix)]
-                        {
-                            Ok::<_, std::io::Error>(TokioIo::new(
-                                tokio::net::UnixStream::connect(path).await?,
-                            ))
-                        }
-                        #[cfg(not(unix))]
-                        {
-                            let _ = path;
-                            Err::<TokioIo<tokio::net::TcpStream>, _>(std::io::Error::other(
-                                "unix sockets are not supported on this platform",
-                            ))
-                        }
-                    }
-                }))
-                .await
+            #[cfg(unix)]
+            {
+                Ok(Box::new(tokio::net::UnixStream::connect(path).await?))
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = path;
+                Err(std::io::Error::other(
+                    "unix sockets are not supported on this platform",
+                ))
+            }
         }
         Address::Tcp(addr) => {
-            endpoint
-                .connect_with_connector(tower::service_fn(move |_: Uri| async move {
-                    let stream = tokio::net::TcpStream::connect(addr).await?;
-                    stream.set_nodelay(true)?;
-                    Ok::<_, std::io::Error>(TokioIo::new(stream))
-                }))
-                .await
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            Ok(Box::new(stream))
         }
     }
 }

@@ -10,10 +10,11 @@ use futures_util::future::join_all;
 use tokio::sync::Mutex;
 
 use super::client::{CallLimits, PluginClient, connect, humantime};
-use super::handshake::{self, HandshakeError};
+use super::handshake::{self, Address, HandshakeError};
 use super::process::{
     COOKIE_VALUE, COOKIE_VALUE_ALT, NOT_A_PLUGIN_MESSAGE, PluginProcess, SpawnOptions, preflight,
 };
+use super::tls::{self, Identity, MtlsPolicy};
 use crate::Secret;
 use crate::provider::{BoxFuture, Provider, ProviderError};
 
@@ -29,6 +30,8 @@ pub struct HostOptions {
     pub calls: CallLimits,
     /// How long a plugin may take to exit after Shutdown before it is killed.
     pub grace: Duration,
+    /// When plugins get AutoMTLS (see [`super::tls`]).
+    pub mtls: MtlsPolicy,
 }
 
 impl Default for HostOptions {
@@ -40,6 +43,7 @@ impl Default for HostOptions {
                 timeout: Duration::from_secs(60),
             },
             grace: Duration::from_secs(2),
+            mtls: MtlsPolicy::Auto,
         }
     }
 }
@@ -72,6 +76,9 @@ pub enum StartFailure {
         /// Why.
         reason: String,
     },
+    /// AutoMTLS could not be set up, or the plugin did not take it up.
+    #[error("{0}")]
+    Tls(String),
     /// Local trouble (socket folder, pipes).
     #[error("{0}")]
     Io(String),
@@ -230,20 +237,28 @@ async fn start_one(
             vec![],
         )
     })?;
-    let mut cookies = [COOKIE_VALUE, COOKIE_VALUE_ALT].into_iter().peekable();
-    while let Some(cookie) = cookies.next() {
+    let mut cookie = COOKIE_VALUE;
+    // `offer_tls` only goes from false to true and the cookie only from the first value to the
+    // second, so the loop spawns the plugin at most three times.
+    let mut offer_tls = opts.mtls.offer_up_front();
+    loop {
         let socket_dir = private_dir().map_err(|e| {
             fail(
                 StartFailure::Io(format!("cannot create a socket folder: {e}")),
                 vec![],
             )
         })?;
+        let identity = if offer_tls {
+            Some(Identity::generate().map_err(|e| fail(StartFailure::Tls(e.to_string()), vec![]))?)
+        } else {
+            None
+        };
         let spawn_opts = SpawnOptions {
             name: prefix.to_string(),
             cookie_value: cookie.to_string(),
             versions: APP_PROTOCOL_VERSIONS.to_vec(),
             socket_dir: socket_dir.path().to_path_buf(),
-            client_cert_pem: None,
+            client_cert_pem: identity.as_ref().map(|id| id.cert_pem().to_string()),
         };
         let mut process = PluginProcess::spawn(path, &spawn_opts).map_err(|e| {
             fail(
@@ -284,8 +299,9 @@ async fn start_one(
             };
             process.settle_stderr(Duration::from_millis(500)).await;
             let tail = process.stderr_tail();
-            if cookies.peek().is_some() && tail.iter().any(|l| l.contains(NOT_A_PLUGIN_MESSAGE)) {
+            if cookie == COOKIE_VALUE && tail.iter().any(|l| l.contains(NOT_A_PLUGIN_MESSAGE)) {
                 tracing::debug!(plugin = %prefix, "plugin refused cookie {cookie:?}, retrying with {COOKIE_VALUE_ALT:?}");
+                cookie = COOKIE_VALUE_ALT;
                 continue;
             }
             return Err(fail(StartFailure::Exited(status), tail));
@@ -298,11 +314,52 @@ async fn start_one(
                 return Err(fail(e.into(), process.stderr_tail()));
             }
         };
-        tracing::debug!(plugin = %prefix, address = %hs.address, "plugin handshake");
+        tracing::debug!(plugin = %prefix, address = %hs.address, tls = hs.server_cert.is_some(), "plugin handshake");
+        let tcp = matches!(hs.address, Address::Tcp(_));
+        let tls_needed = tcp || opts.mtls == MtlsPolicy::Always;
+        let tls = match (&identity, &hs.server_cert) {
+            (Some(identity), Some(cert)) => match tls::client_config(identity, cert) {
+                Ok(config) => Some(config),
+                Err(e) => {
+                    process.kill().await;
+                    return Err(fail(
+                        StartFailure::Tls(e.to_string()),
+                        process.stderr_tail(),
+                    ));
+                }
+            },
+            (_, None) if !tls_needed => None,
+            (Some(_), None) => {
+                process.kill().await;
+                process.settle_stderr(Duration::from_millis(200)).await;
+                let why = if let Address::Tcp(addr) = &hs.address {
+                    format!(
+                        "the plugin listens on TCP ({addr}) without TLS although cm asked for go-plugin AutoMTLS; cm refuses plaintext TCP, which any local user could connect to"
+                    )
+                } else {
+                    "the plugin ignored go-plugin AutoMTLS (--plugin-mtls): its handshake line carries no certificate, and cm does not fall back to plaintext".to_string()
+                };
+                return Err(fail(StartFailure::Tls(why), process.stderr_tail()));
+            }
+            (None, _) => {
+                // Only under MtlsPolicy::Auto off Windows: the plugin listens on TCP, or wants
+                // TLS of its own accord. Nothing has been sent to it; start it again with
+                // AutoMTLS (see the tls module).
+                let why = if tcp {
+                    "plugin listens on TCP"
+                } else {
+                    "plugin offers TLS unasked"
+                };
+                tracing::debug!(plugin = %prefix, address = %hs.address, "{why}; restarting it with AutoMTLS");
+                process.kill().await;
+                offer_tls = true;
+                continue;
+            }
+        };
         let remaining = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(100));
-        let channel = match connect(&hs.address, remaining).await {
+        let channel = match connect(&hs.address, remaining, tls).await {
             Ok(c) => c,
             Err(e) => {
                 process.kill().await;
@@ -326,7 +383,6 @@ async fn start_one(
             _socket_dir: socket_dir,
         });
     }
-    unreachable!("the loop returns on its last cookie")
 }
 
 /// A fresh 0700 folder for the plugin's socket, so no other user can connect to it.

@@ -10,7 +10,9 @@ pub mod lock;
 pub mod manage;
 pub mod process;
 pub mod serve;
+pub mod tls;
 pub mod wire;
 
 pub use host::{HostOptions, PluginHost, StartError};
 pub use serve::{StoreError, TokenStore, serve};
+pub use tls::MtlsPolicy;

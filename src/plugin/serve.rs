@@ -2,10 +2,15 @@
 //!
 //! Implement [`TokenStore`] and call [`serve`] from `main`. `serve` does the whole go-plugin
 //! plugin side, so the binary loads in `cm` and in configmanager (Go) alike: magic-cookie check,
-//! version negotiation, a Unix socket in the host's private folder, the gRPC services a Go host
-//! expects (health `plugin` SERVING, `GRPCController.Shutdown`, `GRPCStdio`, `GRPCBroker`), the
-//! handshake line on stdout, hclog-shaped JSON logs on stderr, SIGINT ignored (the host owns the
-//! plugin's lifetime) and exit when the host goes away.
+//! version negotiation, a Unix socket in the host's private folder (a loopback TCP port on
+//! Windows, as go-plugin does), AutoMTLS when the host asks for it (`PLUGIN_CLIENT_CERT`, see
+//! [`super::tls`]), the gRPC services a Go host expects (health `plugin` SERVING,
+//! `GRPCController.Shutdown`, `GRPCStdio`, `GRPCBroker`), the handshake line on stdout,
+//! hclog-shaped JSON logs on stderr, SIGINT ignored (the host owns the plugin's lifetime) and exit
+//! when the host goes away.
+//!
+//! `CM_PLUGIN_TRANSPORT=tcp` (or `unix`) overrides the platform's choice of listener; tests use it
+//! to serve on TCP where go-plugin would use a Unix socket.
 //!
 //! ```no_run
 //! use cm::plugin::{StoreError, TokenStore};
@@ -30,15 +35,26 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::Stream;
-use tokio::sync::watch;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{mpsc, watch};
+use tonic::transport::server::Connected;
 use tonic::{Request, Response, Status};
 
+use super::client::Io;
 use super::host::APP_PROTOCOL_VERSIONS;
 use super::process::{COOKIE_KEY, COOKIE_VALUE, COOKIE_VALUE_ALT};
+use super::tls::{self, CLIENT_CERT_ENV, Identity};
 use super::wire::{self, go_plugin, proto};
+
+/// The variable that overrides the listener kind (`tcp` or `unix`).
+pub const TRANSPORT_ENV: &str = "CM_PLUGIN_TRANSPORT";
+
+/// How long a connecting host may take to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A plugin's store: look up one item.
 pub trait TokenStore: Send + Sync + 'static {
@@ -111,6 +127,9 @@ pub enum ServeError {
     /// The socket could not be opened.
     #[error("couldn't open the plugin listener: {0}")]
     Listen(std::io::Error),
+    /// AutoMTLS was asked for but cannot be set up (e.g. `PLUGIN_CLIENT_CERT` is no certificate).
+    #[error("cannot set up AutoMTLS: {0}")]
+    Tls(String),
     /// The gRPC server failed.
     #[error("plugin server failed: {0}")]
     Server(#[from] tonic::transport::Error),
@@ -127,6 +146,31 @@ pub struct ServeOptions {
     pub socket_dir: PathBuf,
     /// Whether `PLUGIN_MULTIPLEX_GRPC` was set (we answer that we do not multiplex).
     pub multiplex_requested: bool,
+    /// `PLUGIN_CLIENT_CERT`: the host's certificate (PEM) when it wants AutoMTLS.
+    pub client_cert_pem: Option<String>,
+    /// Unix socket or loopback TCP port.
+    pub transport: Transport,
+    /// `PLUGIN_MIN_PORT` and `PLUGIN_MAX_PORT`, the TCP port range (missing counts as 0).
+    pub port_range: (Option<String>, Option<String>),
+}
+
+/// What the plugin listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A Unix socket in `PLUGIN_UNIX_SOCKET_DIR` (go-plugin's choice except on Windows).
+    Unix,
+    /// `127.0.0.1`, the first free port in `PLUGIN_MIN_PORT..=PLUGIN_MAX_PORT` (Windows).
+    Tcp,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        if cfg!(windows) {
+            Transport::Tcp
+        } else {
+            Transport::Unix
+        }
+    }
 }
 
 impl ServeOptions {
@@ -140,6 +184,17 @@ impl ServeOptions {
                 .filter(|d| !d.is_empty())
                 .map_or_else(std::env::temp_dir, PathBuf::from),
             multiplex_requested: var("PLUGIN_MULTIPLEX_GRPC").is_some_and(|v| !v.is_empty()),
+            client_cert_pem: var(CLIENT_CERT_ENV).filter(|v| !v.is_empty()),
+            transport: match var(TRANSPORT_ENV).as_deref().map(str::trim) {
+                Some("tcp") => Transport::Tcp,
+                Some("unix") => Transport::Unix,
+                None | Some("") => Transport::default(),
+                Some(other) => {
+                    tracing::warn!("ignoring {TRANSPORT_ENV}={other:?} (expected tcp or unix)");
+                    Transport::default()
+                }
+            },
+            port_range: (var("PLUGIN_MIN_PORT"), var("PLUGIN_MAX_PORT")),
         }
     }
 }
@@ -189,8 +244,20 @@ pub async fn serve_with<S: TokenStore>(
         return Err(ServeError::NotAPlugin);
     }
     let version = negotiate(options.host_versions.as_deref(), APP_PROTOCOL_VERSIONS);
-    let (listener, socket_path) = bind_socket(&options.socket_dir).map_err(ServeError::Listen)?;
-    let _cleanup = RemoveOnDrop(socket_path.clone());
+    // AutoMTLS: trust exactly the host's certificate, present a fresh one of ours.
+    let tls = match options.client_cert_pem.as_deref() {
+        None => None,
+        Some(pem) => {
+            let pinned = tls::parse_pem_certs(pem)
+                .map_err(|e| ServeError::Tls(format!("{CLIENT_CERT_ENV}: {e}")))?;
+            let identity = Identity::generate().map_err(|e| ServeError::Tls(e.to_string()))?;
+            let config = tls::server_config(&identity, pinned)
+                .map_err(|e| ServeError::Tls(e.to_string()))?;
+            Some((identity.handshake_field(), config))
+        }
+    };
+    let (listener, _cleanup) = Listener::bind(&options).await.map_err(ServeError::Listen)?;
+    let (network, address) = listener.describe()?;
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
@@ -212,17 +279,19 @@ pub async fn serve_with<S: TokenStore>(
                 .max_encoding_message_size(wire::MAX_MESSAGE_BYTES),
         );
 
-    // The listener is bound, so the host can connect as soon as it reads this line.
-    let mut line = format!("1|{version}|unix|{}|grpc|", socket_path.display());
+    // The listener is bound, so the host can connect as soon as it reads this line. A v1.0.1 Go
+    // host glues a 7th field onto the certificate, so that one only comes when asked for.
+    let cert = tls.as_ref().map_or("", |(cert, _)| cert.as_str());
+    let mut line = format!("1|{version}|{network}|{address}|grpc|{cert}");
     if options.multiplex_requested {
         line.push_str("|false");
     }
     writeln!(handshake_out, "{line}")
         .and_then(|()| handshake_out.flush())
         .map_err(ServeError::Listen)?;
-    tracing::debug!(network = "unix", address = %socket_path.display(), "plugin address");
+    tracing::debug!(network, address, tls = tls.is_some(), "plugin address");
 
-    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+    let (incoming, accept_task) = accept_loop(listener, tls.map(|(_, config)| config));
     let mut stopped = stop_rx.clone();
     let shutdown = async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
@@ -232,6 +301,8 @@ pub async fn serve_with<S: TokenStore>(
         r = &mut server => return r.map_err(|e| ServeError::Listen(std::io::Error::other(e)))?.map_err(Into::into),
         _ = stopped.wait_for(|stop| *stop) => {}
     }
+    // Stop listening now, as Go plugins do.
+    drop(accept_task);
     // Graceful shutdown waits for open streams (stdio, broker) the host may never close; like
     // go-plugin's hard Stop, give in-flight calls a moment and then go.
     let _ = tokio::time::timeout(Duration::from_millis(500), &mut server).await;
@@ -254,6 +325,62 @@ fn negotiate(host_versions: Option<&str>, ours: &[u32]) -> u32 {
         .unwrap_or_else(|| *ours.last().expect("at least one version"))
 }
 
+/// The bound listener.
+enum Listener {
+    #[cfg(unix)]
+    Unix(tokio::net::UnixListener, PathBuf),
+    Tcp(tokio::net::TcpListener),
+}
+
+impl Listener {
+    /// Binds what `options` ask for; the guard removes a Unix socket file when dropped.
+    async fn bind(options: &ServeOptions) -> std::io::Result<(Listener, Option<RemoveOnDrop>)> {
+        match options.transport {
+            #[cfg(unix)]
+            Transport::Unix => {
+                let (listener, path) = bind_socket(&options.socket_dir)?;
+                Ok((
+                    Listener::Unix(listener, path.clone()),
+                    Some(RemoveOnDrop(path)),
+                ))
+            }
+            #[cfg(not(unix))]
+            Transport::Unix => Err(std::io::Error::other(
+                "unix sockets are not supported on this platform",
+            )),
+            Transport::Tcp => {
+                let (min, max) = &options.port_range;
+                let listener = bind_tcp(min.as_deref(), max.as_deref()).await?;
+                Ok((Listener::Tcp(listener), None))
+            }
+        }
+    }
+
+    /// Handshake fields 3 and 4.
+    fn describe(&self) -> Result<(&'static str, String), ServeError> {
+        match self {
+            #[cfg(unix)]
+            Listener::Unix(_, path) => Ok(("unix", path.display().to_string())),
+            Listener::Tcp(l) => Ok((
+                "tcp",
+                l.local_addr().map_err(ServeError::Listen)?.to_string(),
+            )),
+        }
+    }
+
+    async fn accept(&self) -> std::io::Result<Box<dyn Io>> {
+        match self {
+            #[cfg(unix)]
+            Listener::Unix(l, _) => Ok(Box::new(l.accept().await?.0)),
+            Listener::Tcp(l) => {
+                let stream = l.accept().await?.0;
+                stream.set_nodelay(true)?;
+                Ok(Box::new(stream))
+            }
+        }
+    }
+}
+
 #[cfg(unix)]
 fn bind_socket(dir: &std::path::Path) -> std::io::Result<(tokio::net::UnixListener, PathBuf)> {
     use std::hash::{BuildHasher, Hasher};
@@ -273,11 +400,157 @@ fn bind_socket(dir: &std::path::Path) -> std::io::Result<(tokio::net::UnixListen
     ))
 }
 
+/// go-plugin's TCP listener: `127.0.0.1`, the first port of `min..=max` that binds (both
+/// missing: any free port).
+async fn bind_tcp(
+    min: Option<&str>,
+    max: Option<&str>,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let port = |name: &str, v: Option<&str>| match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(0u16),
+        Some(v) => v.parse().map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{name} is not a port number: {v:?}"),
+            )
+        }),
+    };
+    let (min, max) = (port("PLUGIN_MIN_PORT", min)?, port("PLUGIN_MAX_PORT", max)?);
+    if min > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("PLUGIN_MIN_PORT ({min}) is above PLUGIN_MAX_PORT ({max})"),
+        ));
+    }
+    for port in min..=max {
+        if let Ok(l) = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).await {
+            return Ok(l);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "couldn't bind plugin TCP listener",
+    ))
+}
+
 struct RemoveOnDrop(PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Accepts connections for tonic: plain, or after a TLS handshake of their own (so a slow or
+/// refused client never holds up the others). Dropping the guard closes the listener.
+fn accept_loop(
+    listener: Listener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (
+    tokio_stream::wrappers::ReceiverStream<std::io::Result<Conn>>,
+    AbortOnDrop,
+) {
+    let (tx, rx) = mpsc::channel(16);
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let task = tokio::spawn(async move {
+        loop {
+            let stream = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            match &acceptor {
+                None => {
+                    if tx.send(Ok(Conn(stream))).await.is_err() {
+                        return;
+                    }
+                }
+                Some(acceptor) => {
+                    let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(tls)) => {
+                                let _ = tx.send(Ok(Conn(Box::new(tls)))).await;
+                            }
+                            Ok(Err(e)) => {
+                                tracing::warn!(error = %e, "refused a connection: TLS handshake failed")
+                            }
+                            Err(_) => {
+                                tracing::warn!("refused a connection: TLS handshake timed out")
+                            }
+                        }
+                    });
+                }
+            }
+        }
+    });
+    (
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+        AbortOnDrop(task),
+    )
+}
+
+/// One accepted connection, plain or TLS, as tonic wants it.
+struct Conn(Box<dyn Io>);
+
+impl Connected for Conn {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0).poll_shutdown(cx)
     }
 }
 
@@ -570,6 +843,9 @@ mod tests {
             host_versions: Some("1".into()),
             socket_dir: dir.path().into(),
             multiplex_requested: false,
+            client_cert_pem: None,
+            transport: Transport::Unix,
+            port_range: (None, None),
         };
         let mut out = Vec::new();
         let err = serve_with(Echo, opts, &mut out).await.unwrap_err();
@@ -577,19 +853,10 @@ mod tests {
         assert!(out.is_empty(), "nothing may reach stdout");
     }
 
-    /// The SDK and the host's client against each other in one process, over a real socket.
-    #[tokio::test]
-    async fn host_client_talks_to_sdk_server() {
-        use super::super::client::{CallLimits, PluginClient, connect};
-        use super::super::handshake;
-
-        let dir = tempfile::tempdir().unwrap();
-        let opts = ServeOptions {
-            cookie: Some(COOKIE_VALUE_ALT.into()),
-            host_versions: Some("1".into()),
-            socket_dir: dir.path().into(),
-            multiplex_requested: true,
-        };
+    /// Starts `serve_with` in this process; returns its task and its handshake line.
+    async fn start_sdk(
+        opts: ServeOptions,
+    ) -> (tokio::task::JoinHandle<Result<(), ServeError>>, String) {
         let (line_tx, line_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         struct Out(std::sync::mpsc::Sender<Vec<u8>>, Vec<u8>);
         impl std::io::Write for Out {
@@ -606,44 +873,159 @@ mod tests {
         let line = tokio::task::spawn_blocking(move || line_rx.recv().unwrap())
             .await
             .unwrap();
-        let line = String::from_utf8(line).unwrap();
-        assert!(line.ends_with("|grpc||false\n"), "{line}");
-        let hs = handshake::parse(&line, &[1]).unwrap();
-        assert_eq!(hs.multiplex, Some(false));
-        let channel = connect(&hs.address, Duration::from_secs(5)).await.unwrap();
-        let client = PluginClient::new(
-            "ECHO",
-            channel,
-            CallLimits {
-                concurrency: 4,
-                timeout: Duration::from_secs(5),
-            },
-        );
-        assert_eq!(
-            client.value("/a", b"v=1").await.unwrap().expose(),
-            b"/a->v=1"
-        );
-        assert_eq!(
-            client.value("err", b"").await.unwrap_err().0,
-            "no such item"
-        );
-        client.shutdown(Duration::from_secs(2)).await;
-        tokio::time::timeout(Duration::from_secs(5), server)
-            .await
-            .expect("server stops on Shutdown")
-            .unwrap()
-            .unwrap();
-        let HandshakeAddress(path) = HandshakeAddress::from(hs.address);
-        assert!(!path.exists(), "socket removed on exit");
+        (server, String::from_utf8(line).unwrap())
     }
 
-    struct HandshakeAddress(PathBuf);
-    impl From<super::super::handshake::Address> for HandshakeAddress {
-        fn from(a: super::super::handshake::Address) -> Self {
-            match a {
-                super::super::handshake::Address::Unix(p) => HandshakeAddress(p),
-                super::super::handshake::Address::Tcp(_) => panic!("unix expected"),
+    fn options(
+        dir: &std::path::Path,
+        transport: Transport,
+        cert: Option<&Identity>,
+    ) -> ServeOptions {
+        ServeOptions {
+            cookie: Some(COOKIE_VALUE_ALT.into()),
+            host_versions: Some("1".into()),
+            socket_dir: dir.into(),
+            multiplex_requested: false,
+            client_cert_pem: cert.map(|c| c.cert_pem().to_string()),
+            transport,
+            port_range: (None, None),
+        }
+    }
+
+    /// The SDK and the host's client against each other in one process, over a real socket,
+    /// on every transport, with and without AutoMTLS.
+    #[tokio::test]
+    async fn host_client_talks_to_sdk_server() {
+        use super::super::client::{CallLimits, PluginClient, connect};
+        use super::super::handshake::{self, Address};
+
+        for transport in [Transport::Unix, Transport::Tcp] {
+            for mtls in [false, true] {
+                let dir = tempfile::tempdir().unwrap();
+                let host = Identity::generate().unwrap();
+                let mut opts = options(dir.path(), transport, mtls.then_some(&host));
+                opts.multiplex_requested = !mtls;
+                let (server, line) = start_sdk(opts).await;
+                let hs = handshake::parse(&line, &[1]).unwrap();
+                match (&hs.address, transport) {
+                    (Address::Unix(_), Transport::Unix) => {}
+                    (Address::Tcp(a), Transport::Tcp) => assert!(a.ip().is_loopback()),
+                    other => panic!("{other:?}"),
+                }
+                let tls = if mtls {
+                    assert!(line.starts_with("1|1|") && !line.contains('='), "{line}");
+                    let cert = hs.server_cert.as_deref().expect("a certificate in field 6");
+                    Some(tls::client_config(&host, cert).unwrap())
+                } else {
+                    assert!(line.ends_with("|grpc||false\n"), "{line}");
+                    assert_eq!(hs.multiplex, Some(false));
+                    None
+                };
+                let channel = connect(&hs.address, Duration::from_secs(5), tls)
+                    .await
+                    .unwrap();
+                let client = PluginClient::new(
+                    "ECHO",
+                    channel,
+                    CallLimits {
+                        concurrency: 4,
+                        timeout: Duration::from_secs(5),
+                    },
+                );
+                assert_eq!(
+                    client.value("/a", b"v=1").await.unwrap().expose(),
+                    b"/a->v=1"
+                );
+                assert_eq!(
+                    client.value("err", b"").await.unwrap_err().0,
+                    "no such item"
+                );
+                client.shutdown(Duration::from_secs(2)).await;
+                tokio::time::timeout(Duration::from_secs(5), server)
+                    .await
+                    .expect("server stops on Shutdown")
+                    .unwrap()
+                    .unwrap();
+                if let Address::Unix(path) = &hs.address {
+                    assert!(!path.exists(), "socket removed on exit");
+                }
             }
         }
+    }
+
+    /// A client presenting another certificate than `PLUGIN_CLIENT_CERT`, or none, gets nothing.
+    #[tokio::test]
+    async fn sdk_refuses_a_client_with_the_wrong_certificate() {
+        use super::super::client::connect;
+        use super::super::handshake;
+
+        let dir = tempfile::tempdir().unwrap();
+        let host = Identity::generate().unwrap();
+        let (server, line) = start_sdk(options(dir.path(), Transport::Tcp, Some(&host))).await;
+        let hs = handshake::parse(&line, &[1]).unwrap();
+        let plugin_cert = hs.server_cert.clone().unwrap();
+        let intruder = Identity::generate().unwrap();
+        let wrong = tls::client_config(&intruder, &plugin_cert).unwrap();
+        let health = |channel| tonic_health::pb::health_client::HealthClient::new(channel);
+        let request = || tonic_health::pb::HealthCheckRequest {
+            service: "plugin".into(),
+        };
+        // Under TLS 1.3 the client may finish its handshake before the server refuses it, so the
+        // refusal shows on connect or on the first call.
+        if let Ok(channel) = connect(&hs.address, Duration::from_secs(5), Some(wrong)).await {
+            health(channel).check(request()).await.unwrap_err();
+        }
+        // The right certificate still works, so the plugin survived the attempt.
+        let right = tls::client_config(&host, &plugin_cert).unwrap();
+        let channel = connect(&hs.address, Duration::from_secs(5), Some(right))
+            .await
+            .unwrap();
+        let status = health(channel.clone()).check(request()).await.unwrap();
+        assert_eq!(status.into_inner().status, 1, "SERVING");
+        go_plugin::grpc_controller_client::GrpcControllerClient::new(channel)
+            .shutdown(go_plugin::Empty {})
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_bad_client_certificate_or_port_range_fails_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = options(dir.path(), Transport::Unix, None);
+        opts.client_cert_pem = Some("not pem".into());
+        let mut out = Vec::new();
+        let e = serve_with(Echo, opts, &mut out).await.unwrap_err();
+        assert!(e.to_string().contains("PLUGIN_CLIENT_CERT"), "{e}");
+        assert!(out.is_empty());
+
+        let mut opts = options(dir.path(), Transport::Tcp, None);
+        opts.port_range = (Some("20".into()), Some("10".into()));
+        let e = serve_with(Echo, opts, &mut out).await.unwrap_err();
+        assert!(e.to_string().contains("above PLUGIN_MAX_PORT"), "{e}");
+        assert!(out.is_empty());
+    }
+
+    #[tokio::test]
+    async fn tcp_ports_follow_the_range() {
+        let first = bind_tcp(Some("0"), Some("0")).await.unwrap();
+        let port = first.local_addr().unwrap().port();
+        // The range starts at a taken port: the next free one wins.
+        let p = port.to_string();
+        let next = port.saturating_add(30).to_string();
+        let second = bind_tcp(Some(&p), Some(&next)).await.unwrap();
+        let second_port = second.local_addr().unwrap().port();
+        assert!(
+            second_port > port && second_port <= port + 30,
+            "{second_port}"
+        );
+        assert!(second.local_addr().unwrap().ip().is_loopback());
+        let e = bind_tcp(Some(&p), Some(&p)).await.unwrap_err();
+        assert_eq!(e.to_string(), "couldn't bind plugin TCP listener");
+        assert!(bind_tcp(Some("x"), None).await.is_err());
     }
 }

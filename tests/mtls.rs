@@ -1,0 +1,166 @@
+//! go-plugin AutoMTLS between cm and SDK plugins: off on Unix sockets unless `--plugin-mtls`,
+//! always on TCP, never a silent downgrade, and an SDK plugin refuses a client that presents
+//! another certificate than the one its host gave it. (mTLS against Go: `interop.rs`.)
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use cm::plugin::client::{CallLimits, PluginClient, connect};
+use cm::plugin::handshake::{self, Address};
+use cm::plugin::tls::{self, Identity};
+
+use crate::support::Bench;
+
+#[test]
+fn unix_plugins_get_mtls_only_on_request() {
+    let b = Bench::new();
+    b.install("echo");
+    let r = b.run(&["-vv", "insert"], b"ECHO://a");
+    r.success().stdout_is("a->").stderr_has("tls=false");
+    assert!(
+        !r.stderr.contains("plugin connection uses mTLS"),
+        "{}",
+        r.stderr
+    );
+
+    let r = b.run(&["-vv", "--plugin-mtls", "insert"], b"ECHO://a");
+    r.success()
+        .stdout_is("a->")
+        .stderr_has("plugin handshake plugin=ECHO address=unix:")
+        .stderr_has("tls=true")
+        .stderr_has("plugin connection uses mTLS")
+        .stderr_has("alpn=Some(\"h2\")");
+}
+
+#[test]
+fn tcp_plugins_get_mtls_by_default() {
+    let b = Bench::new();
+    b.install("echo");
+    let r = b.run_cmd(
+        b.cm()
+            .env("CM_PLUGIN_TRANSPORT", "tcp")
+            .args(["-vv", "insert"]),
+        b"ECHO://a ECHO://b",
+    );
+    r.success()
+        .stdout_is("a-> b->")
+        .stderr_has("address=tcp:127.0.0.1:")
+        .stderr_has("plugin listens on TCP; restarting it with AutoMTLS")
+        .stderr_has("plugin connection uses mTLS");
+    assert_eq!(b.call_count(), 2);
+
+    // With --plugin-mtls the certificate is offered up front: no restart.
+    let r = b.run_cmd(
+        b.cm()
+            .env("CM_PLUGIN_TRANSPORT", "tcp")
+            .args(["-vv", "--plugin-mtls", "insert"]),
+        b"ECHO://c",
+    );
+    r.success()
+        .stdout_is("c->")
+        .stderr_has("plugin connection uses mTLS");
+    assert!(!r.stderr.contains("restarting"), "{}", r.stderr);
+}
+
+#[test]
+fn cm_never_falls_back_to_plaintext() {
+    let b = Bench::new();
+    // A plugin that ignores PLUGIN_CLIENT_CERT.
+    b.install("notls");
+    b.run(&["insert"], b"NOTLS://a").success().stdout_is("a->");
+    b.run(&["--plugin-mtls", "insert"], b"NOTLS://a")
+        .failure(3)
+        .stderr_has("plugin NOTLS")
+        .stderr_has("the plugin ignored go-plugin AutoMTLS (--plugin-mtls): its handshake line carries no certificate, and cm does not fall back to plaintext");
+    b.run_cmd(
+        b.cm().env("CM_PLUGIN_TRANSPORT", "tcp").arg("insert"),
+        b"NOTLS://a",
+    )
+    .failure(3)
+    .stderr_has("the plugin listens on TCP (127.0.0.1:")
+    .stderr_has("without TLS although cm asked for go-plugin AutoMTLS; cm refuses plaintext TCP");
+    assert_eq!(b.call_count(), 1);
+}
+
+/// Kills the plugin if the test fails half-way.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn sdk_plugin_refuses_a_client_with_the_wrong_certificate() {
+    let b = Bench::new();
+    let plugin = b.install("echo");
+    let host = Identity::generate().unwrap();
+    let mut child = Child(
+        Command::new(&plugin)
+            .env("CONFIGMANAGER_PLUGIN", "hello")
+            .env("PLUGIN_PROTOCOL_VERSIONS", "1")
+            .env("PLUGIN_MIN_PORT", "10000")
+            .env("PLUGIN_MAX_PORT", "25000")
+            .env("PLUGIN_CLIENT_CERT", host.cert_pem())
+            .env("CM_PLUGIN_TRANSPORT", "tcp")
+            .env("CM_TEST_CALL_LOG", b.path("calls.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(b.path("stderr.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let hs = handshake::parse(&line, &[1]).unwrap();
+    assert!(matches!(hs.address, Address::Tcp(_)), "{line}");
+    let plugin_cert = hs.server_cert.clone().expect("a certificate in field 6");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let limits = CallLimits {
+            concurrency: 1,
+            timeout: Duration::from_secs(5),
+        };
+        // Someone who read the handshake line (or scanned the port) and presents their own
+        // certificate.
+        let intruder = Identity::generate().unwrap();
+        let wrong = tls::client_config(&intruder, &plugin_cert).unwrap();
+        // TLS 1.3 lets the client finish its side before the server refuses the certificate,
+        // so the refusal shows on connect or on the first call.
+        if let Ok(channel) = connect(&hs.address, Duration::from_secs(5), Some(wrong)).await {
+            let client = PluginClient::new("ECHO", channel, limits);
+            let e = client.value("stolen", b"").await.unwrap_err();
+            assert!(e.0.contains("closed the connection"), "{e:?}");
+        }
+        // No TLS at all.
+        if let Ok(channel) = connect(&hs.address, Duration::from_secs(5), None).await {
+            let client = PluginClient::new("ECHO", channel, limits);
+            client.value("plain", b"").await.unwrap_err();
+        }
+
+        // The host's own certificate works, and the plugin survived the attempts.
+        let right = tls::client_config(&host, &plugin_cert).unwrap();
+        let channel = connect(&hs.address, Duration::from_secs(5), Some(right))
+            .await
+            .unwrap();
+        let client = PluginClient::new("ECHO", channel, limits);
+        assert_eq!(client.value("ok", b"m").await.unwrap().expose(), b"ok->m");
+        client.shutdown(Duration::from_secs(2)).await;
+    });
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let calls: Vec<_> = b.calls().into_iter().map(|(_, path)| path).collect();
+    assert_eq!(calls, ["ok", "ok"], "only the host's call got through");
+    let stderr = String::from_utf8_lossy(&b.read("stderr.log")).into_owned();
+    assert!(
+        stderr.contains("refused a connection: TLS handshake failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+}
