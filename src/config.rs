@@ -66,8 +66,12 @@ impl Config {
                 )))
             }
         };
-        if args.concurrency == 0 {
-            return Err(Error::Usage("--concurrency must be at least 1".into()));
+        let max = crate::plugin::serve::MAX_CONCURRENT_CALLS as usize;
+        if !(1..=max).contains(&args.concurrency) {
+            return Err(Error::Usage(format!(
+                "--concurrency must be between 1 and {max}, got {}",
+                args.concurrency
+            )));
         }
         let host = HostOptions {
             start_timeout: seconds("--plugin-start-timeout", args.plugin_start_timeout)?,

@@ -382,7 +382,7 @@ fn exit_2_for_usage_errors() {
         ),
         (
             &["--concurrency", "0", "scan"],
-            "--concurrency must be at least 1",
+            "--concurrency must be between 1 and 1024, got 0",
         ),
         (
             &["--no-such-flag", "scan"],

@@ -207,7 +207,11 @@ fn several_plugins_start_once_each() {
 fn plugin_stderr_is_forwarded_with_verbose_and_no_value_is_logged() {
     let b = Bench::new();
     b.install("json");
-    let r = b.run(&["-vvv", "insert"], b"JSON:///db|password\n");
+    // RUST_LOG reaches the SDK plugin too (its default level is info).
+    let r = b.run_cmd(
+        b.cm().env("RUST_LOG", "trace").args(["-vvv", "insert"]),
+        b"JSON:///db|password\n",
+    );
     r.success();
     // The plugin's own hclog line, re-logged under its name.
     r.stderr_has("value requested");

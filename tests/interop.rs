@@ -149,7 +149,9 @@ fn go_host_with_mtls_loads_a_rust_sdk_plugin() {
     for transport in ["unix", "tcp"] {
         for mtls in [true, false] {
             let mut cmd = Command::new(go_host);
+            // RUST_LOG reaches the SDK plugin, whose "plugin address" line is at debug level.
             cmd.env("GOHOST_LOG_LEVEL", "debug")
+                .env("RUST_LOG", "debug")
                 .env("CM_PLUGIN_TRANSPORT", transport);
             if mtls {
                 cmd.arg("-mtls");

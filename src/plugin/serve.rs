@@ -56,6 +56,9 @@ pub const TRANSPORT_ENV: &str = "CM_PLUGIN_TRANSPORT";
 /// How long a connecting host may take to finish its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Calls served at once on one connection (cm's `--concurrency` cannot exceed it).
+pub const MAX_CONCURRENT_CALLS: u32 = 1024;
+
 /// A plugin's store: look up one item.
 pub trait TokenStore: Send + Sync + 'static {
     /// Returns the value stored at `token` (the token's path). `metadata` is the raw text
@@ -264,7 +267,10 @@ pub async fn serve_with<S: TokenStore>(
         .set_service_status("plugin", tonic_health::ServingStatus::Serving)
         .await;
     let (stop_tx, mut stop_rx) = watch::channel(false);
+    // Bound concurrent calls per connection: h2 rejects a burst of thousands of tiny streams
+    // that arrive faster than they are accepted, while a client that sees this limit queues.
     let router = tonic::transport::Server::builder()
+        .max_concurrent_streams(MAX_CONCURRENT_CALLS)
         .add_service(health)
         .add_service(
             go_plugin::grpc_controller_server::GrpcControllerServer::new(Controller {
@@ -654,11 +660,10 @@ fn exit_when_parent_dies() {
 }
 
 /// Logs as hclog JSON lines on stderr, which Go hosts and cm re-log at the right level. The level
-/// comes from `RUST_LOG` (default `debug`).
+/// comes from `RUST_LOG` (default `info`).
 pub fn init_hclog_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("debug,h2=info,tower=info,hyper=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
