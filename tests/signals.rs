@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use crate::support::{Bench, wait_until};
 
-fn interrupt(signal: i32, expected: i32) {
-    let b = Bench::new();
-    b.install("echo");
-    b.write("out.txt", "keep\n");
+/// Starts `cm ARGS` on a template whose one call never returns, and waits until the plugin is
+/// running and the call is in flight.
+fn start_hanging(b: &Bench, args: &[&str]) -> std::process::Child {
     let mut child = b
         .cm()
-        .args(["insert", "-p", "out.txt"])
+        .args(args)
         .stdin(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -24,10 +24,17 @@ fn interrupt(signal: i32, expected: i32) {
         .unwrap()
         .write_all(b"ECHO://hang")
         .unwrap();
-    // Wait until the plugin is running and the call is in flight.
     wait_until(Duration::from_secs(20), "the plugin call", || {
         b.call_count() == 1
     });
+    child
+}
+
+fn interrupt(signal: i32, expected: i32) {
+    let b = Bench::new();
+    b.install("echo");
+    b.write("out.txt", "keep\n");
+    let child = start_hanging(&b, &["insert", "-p", "out.txt"]);
     assert_eq!(b.plugin_pids().len(), 1);
     // SAFETY: plain syscall on our own child.
     unsafe {
@@ -55,23 +62,7 @@ fn sigterm_stops_plugins_and_exits_143() {
 fn sigkill_of_cm_still_stops_its_plugins() {
     let b = Bench::new();
     b.install("echo");
-    let mut child = b
-        .cm()
-        .args(["insert"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"ECHO://hang")
-        .unwrap();
-    wait_until(Duration::from_secs(20), "the plugin call", || {
-        b.call_count() == 1
-    });
+    let mut child = start_hanging(&b, &["insert"]);
     child.kill().unwrap();
     child.wait().unwrap();
     b.assert_no_plugins_left();
