@@ -87,18 +87,31 @@ fn not_executable_and_wrong_architecture() {
 fn crash_in_the_middle_of_a_call_fails_that_call_cleanly() {
     let b = Bench::new();
     b.install("echo");
-    let r = b.run(&["insert"], b"ECHO://crash ECHO://sleep/300/a\n");
-    r.failure(1).stderr_has(
+    failing_call(&b, &[], b"ECHO://crash ECHO://sleep/300/a\n").stderr_has(
         "failed to retrieve config item - (ECHO://crash), plugin ECHO closed the connection",
     );
+}
+
+/// Runs `cm ARGS insert -p out.txt` on `input`, expecting exit 1 with `out.txt` untouched.
+fn failing_call(b: &Bench, args: &[&str], input: &[u8]) -> crate::support::Run {
+    b.write("out.txt", "keep\n");
+    let mut all = args.to_vec();
+    all.extend(["insert", "-p", "out.txt"]);
+    let r = b.run(&all, input);
+    r.failure(1);
+    assert_eq!(
+        b.read("out.txt"),
+        b"keep\n",
+        "output file must be untouched"
+    );
+    r
 }
 
 #[test]
 fn a_call_that_never_returns_times_out() {
     let b = Bench::new();
     b.install("echo");
-    b.run(&["--timeout", "0.5", "insert"], b"ECHO://hang ECHO://fine\n")
-        .failure(1)
+    failing_call(&b, &["--timeout", "0.5"], b"ECHO://hang ECHO://fine\n")
         .stderr_has("failed to retrieve config item - (ECHO://hang), plugin ECHO did not answer within 0.5s (see --timeout)");
 }
 
@@ -116,15 +129,18 @@ fn a_plugin_that_ignores_shutdown_is_killed_after_the_grace_period() {
 fn values_up_to_the_limit_pass_and_larger_ones_fail_clearly() {
     let b = Bench::new();
     b.install("echo");
-    let r = b.run(&["insert"], b"ECHO://big/1048576");
-    r.success();
-    assert_eq!(r.stdout.len(), 1 << 20);
+    let limit = 64 * 1024 * 1024;
     b.run(
-        &["insert"],
-        format!("ECHO://big/{}", 64 * 1024 * 1024 + 100_000).as_bytes(),
+        &["insert", "-p", "big.out"],
+        format!("ECHO://big/{limit}").as_bytes(),
     )
-    .failure(1)
-    .stderr_has("returned a value larger than the 64 MiB limit");
+    .success();
+    assert_eq!(
+        std::fs::metadata(b.path("big.out")).unwrap().len(),
+        limit as u64
+    );
+    failing_call(&b, &[], format!("ECHO://big/{}", limit + 100_000).as_bytes())
+        .stderr_has("failed to retrieve config item - (ECHO://big/67208864), plugin ECHO returned a value larger than the 64 MiB limit");
 }
 
 #[test]
