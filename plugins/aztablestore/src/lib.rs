@@ -25,6 +25,17 @@ use rest::Authorization;
 /// The token prefix this plugin serves.
 pub const PREFIX: &str = "AZTABLESTORE";
 
+/// The HTTP client: rustls with ring. reqwest is built without a crypto provider of its own
+/// (its default would bring a C build of aws-lc), so ring is installed as the process default
+/// first, for azure_identity's client too.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+}
+
 /// The store: Query Entity per token.
 pub struct TableStore {
     /// `AZURE_STORAGE_CONNECTION_STRING`, parsed; a broken one fails every token that needs it.
@@ -79,17 +90,14 @@ impl TableStore {
 
     async fn http(&self) -> Result<&reqwest::Client, StoreError> {
         self.http
-            .get_or_try_init(|| async {
-                reqwest::Client::builder()
-                    .connect_timeout(std::time::Duration::from_secs(10))
-                    .timeout(std::time::Duration::from_secs(30))
-                    .build()
-            })
+            .get_or_try_init(|| async { http_client() })
             .await
             .map_err(StoreError::client_initialization)
     }
 
     async fn bearer_token(&self) -> Result<String, StoreError> {
+        // The credentials' own HTTP client needs the crypto provider too.
+        self.http().await?;
         let tokens = self
             .tokens
             .get_or_try_init(|| async { credential::Tokens::from_env() })

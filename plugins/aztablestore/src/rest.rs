@@ -87,15 +87,22 @@ pub fn entity_value(body: &[u8]) -> Result<String, FetchError> {
     }
 }
 
-/// The service's refusal, as `Code: message (HTTP status)` from its OData error body.
+/// The service's refusal, as `Code: message (HTTP status)` from its error body: OData JSON,
+/// or the XML the service (and Azurite) send when a request fails before the Table layer, as
+/// authentication does.
 pub fn service_error(status: u16, body: &[u8]) -> FetchError {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let error = parsed.as_ref().and_then(|v| v.get("odata.error"));
-    let code = error.and_then(|e| e.get("code")).and_then(Value::as_str);
+    let text = String::from_utf8_lossy(body);
+    let code = error
+        .and_then(|e| e.get("code"))
+        .and_then(Value::as_str)
+        .or_else(|| xml_element(&text, "Code"));
     let message = error
         .and_then(|e| e.get("message"))
         .and_then(|m| m.get("value").or(Some(m)))
         .and_then(Value::as_str)
+        .or_else(|| xml_element(&text, "Message"))
         .map(|m| m.lines().next().unwrap_or_default().trim());
     let text = match (code, message) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
@@ -103,6 +110,13 @@ pub fn service_error(status: u16, body: &[u8]) -> FetchError {
         (None, None) => String::from_utf8_lossy(body).trim().to_string(),
     };
     FetchError::Retrieve(format!("{text} (HTTP {status})"))
+}
+
+/// The text of the first `<name>...</name>` in `xml`.
+fn xml_element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let start = xml.find(&format!("<{name}>"))? + name.len() + 2;
+    let len = xml[start..].find(&format!("</{name}>"))?;
+    Some(&xml[start..start + len])
 }
 
 /// How one request is authorised.
@@ -259,6 +273,14 @@ mod tests {
             service_error(404, body),
             FetchError::Retrieve(
                 "ResourceNotFound: The specified resource does not exist. (HTTP 404)".into()
+            )
+        );
+        let xml = b"<?xml version=\"1.0\"?>\n<Error>\n  <Code>AuthorizationFailure</Code>\n  <Message>Server failed to authenticate the request.\nRequestId:2</Message>\n</Error>";
+        assert_eq!(
+            service_error(403, xml),
+            FetchError::Retrieve(
+                "AuthorizationFailure: Server failed to authenticate the request. (HTTP 403)"
+                    .into()
             )
         );
         assert_eq!(

@@ -60,6 +60,7 @@ pub fn plugin_file_name(prefix: &str) -> String {
 pub struct Project {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
+    removed: Vec<String>,
 }
 
 /// What one `cm` run did.
@@ -99,16 +100,26 @@ impl Project {
             .join(prefix.to_ascii_lowercase())
             .join(plugin_file_name(prefix));
         std::fs::create_dir_all(dest.parent().expect("has a parent")).expect("plugin folder");
-        std::fs::copy(binary, &dest).expect("copy the plugin");
+        // Debug builds of the SDK plugins are hundreds of MB: link where the file system lets us.
+        if std::fs::hard_link(binary, &dest).is_err() {
+            std::fs::copy(binary, &dest).expect("copy the plugin");
+        }
         Project {
             dir,
             env: Vec::new(),
+            removed: Vec::new(),
         }
     }
 
     /// Sets a variable for cm and so for its plugins.
     pub fn env(mut self, key: &str, value: &str) -> Project {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Removes a variable from cm's environment.
+    pub fn without(mut self, key: &str) -> Project {
+        self.removed.push(key.to_string());
         self
     }
 
@@ -130,6 +141,9 @@ impl Project {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        for k in &self.removed {
+            command.env_remove(k);
+        }
         for (k, v) in &self.env {
             command.env(k, v);
         }
@@ -147,6 +161,21 @@ impl Project {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
+}
+
+/// A name no other test (or earlier run against the same emulator) uses: `tag` plus the
+/// process id, the time and a counter.
+pub fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{tag}{}x{nanos:x}x{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The value of `var` if the emulator it points at answers on TCP. `address` turns the value
