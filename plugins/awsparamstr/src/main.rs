@@ -49,13 +49,8 @@ struct Selected {
 
 impl Selected {
     fn from_token(token: &str, metadata: &[u8]) -> Result<Selected, String> {
-        if token.is_empty() {
-            return Err("the parameter name is empty".into());
-        }
-        let metadata = Metadata::parse(metadata).map_err(|e| e.to_string())?;
-        for key in metadata.unknown_keys(&["version", "label"]) {
-            tracing::debug!(key, "metadata not used by this store");
-        }
+        let metadata =
+            Metadata::for_token(token, metadata, "parameter name", &["version", "label"])?;
         let selector = match (metadata.get("version"), metadata.get("label")) {
             (Some(_), Some(_)) => {
                 return Err("metadata version and label cannot be used together".into());

@@ -2,18 +2,11 @@
 //! (`source .ci/emulators.sh`), seeded through the AWS API. Calls are counted by a proxy
 //! between the plugin and moto.
 
-use std::path::Path;
-
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::ParameterType;
-use cm_plugin_testkit::{CountingProxy, Project, emulator, unique, url_address};
+use cm_plugin_testkit::{CountingProxy, Project, assert_calls, aws_project, moto, unique};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-awsparamstr");
-
-/// moto's address, or `None` (test skipped) when it is not running.
-fn moto() -> Option<String> {
-    emulator("AWS_ENDPOINT_URL", url_address)
-}
 
 async fn ssm() -> Client {
     let config = cm_plugin_common::aws::load_config()
@@ -33,13 +26,8 @@ async fn put(c: &Client, name: &str, value: &str, kind: ParameterType) {
         .expect("seed a parameter");
 }
 
-/// cm with the plugin installed, talking to `endpoint`; the instance metadata service is off so
-/// nothing ever leaves loopback. A long window keeps the batches whole on a busy machine.
 fn project(endpoint: &str) -> Project {
-    Project::with_plugin("AWSPARAMSTR", Path::new(PLUGIN))
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("CM_AWS_BATCH_WINDOW_MS", "200")
+    aws_project("AWSPARAMSTR", PLUGIN, endpoint)
 }
 
 #[tokio::test]
@@ -184,20 +172,15 @@ async fn concurrent_lookups_are_batched_ten_names_a_call() {
         template.push_str(&format!("k{i}=AWSPARAMSTR://{base}/k{i}\n"));
         expected.push_str(&format!("k{i}=value{i}\n"));
     }
+    // 25 names: batches of 10, 10 and 5; without batching one GetParameter each.
     let proxy = CountingProxy::start(&endpoint);
-    let out = project(proxy.url()).cm(&["insert"], &template);
-    assert_eq!(out.ok(), expected);
-    assert_eq!(proxy.count("GetParameters"), 3, "{:?}", proxy.counts());
-    assert_eq!(proxy.count("GetParameter"), 0, "{:?}", proxy.counts());
-
-    // CM_AWS_BATCH=0: one GetParameter per token.
-    proxy.reset();
-    let out = project(proxy.url())
-        .env("CM_AWS_BATCH", "0")
-        .cm(&["insert"], &template);
-    assert_eq!(out.ok(), expected);
-    assert_eq!(proxy.count("GetParameter"), 25, "{:?}", proxy.counts());
-    assert_eq!(proxy.count("GetParameters"), 0, "{:?}", proxy.counts());
+    assert_calls(
+        &proxy,
+        project,
+        (&template, &expected),
+        &[("GetParameters", 3)],
+        &[("GetParameter", 25)],
+    );
 }
 
 #[test]

@@ -59,13 +59,8 @@ struct Wanted {
 
 impl Wanted {
     fn from_token(token: &str, metadata: &[u8]) -> Result<Wanted, String> {
-        if token.is_empty() {
-            return Err("the secret id is empty".into());
-        }
-        let metadata = Metadata::parse(metadata).map_err(|e| e.to_string())?;
-        for key in metadata.unknown_keys(&["version", "version_id"]) {
-            tracing::debug!(key, "metadata not used by this store");
-        }
+        let metadata =
+            Metadata::for_token(token, metadata, "secret id", &["version", "version_id"])?;
         Ok(Wanted {
             id: token.to_string(),
             stage: metadata.get("version").map(str::to_string),

@@ -2,18 +2,11 @@
 //! (`source .ci/emulators.sh`), seeded through the AWS API. Calls are counted by a proxy
 //! between the plugin and moto.
 
-use std::path::Path;
-
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::primitives::Blob;
-use cm_plugin_testkit::{CountingProxy, Project, emulator, unique, url_address};
+use cm_plugin_testkit::{CountingProxy, Project, assert_calls, aws_project, moto, unique};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-awssecrets");
-
-/// moto's address, or `None` (test skipped) when it is not running.
-fn moto() -> Option<String> {
-    emulator("AWS_ENDPOINT_URL", url_address)
-}
 
 async fn secrets() -> Client {
     let config = cm_plugin_common::aws::load_config()
@@ -31,13 +24,8 @@ async fn create(c: &Client, name: &str, value: &str) {
         .expect("seed a secret");
 }
 
-/// cm with the plugin installed, talking to `endpoint`; the instance metadata service is off so
-/// nothing ever leaves loopback. A long window keeps the batches whole on a busy machine.
 fn project(endpoint: &str) -> Project {
-    Project::with_plugin("AWSSECRETS", Path::new(PLUGIN))
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("CM_AWS_BATCH_WINDOW_MS", "200")
+    aws_project("AWSSECRETS", PLUGIN, endpoint)
 }
 
 #[tokio::test]
@@ -132,27 +120,13 @@ async fn concurrent_lookups_are_batched_twenty_ids_a_call() {
         template.push_str(&format!("k{i}=AWSSECRETS://{base}/k{i}\n"));
         expected.push_str(&format!("k{i}=value{i}\n"));
     }
+    // 25 ids: batches of 20 and 5; without batching one GetSecretValue each.
     let proxy = CountingProxy::start(&endpoint);
-    let out = project(proxy.url()).cm(&["insert"], &template);
-    assert_eq!(out.ok(), expected);
-    assert_eq!(
-        proxy.count("BatchGetSecretValue"),
-        2,
-        "{:?}",
-        proxy.counts()
-    );
-    assert_eq!(proxy.count("GetSecretValue"), 0, "{:?}", proxy.counts());
-
-    proxy.reset();
-    let out = project(proxy.url())
-        .env("CM_AWS_BATCH", "0")
-        .cm(&["insert"], &template);
-    assert_eq!(out.ok(), expected);
-    assert_eq!(proxy.count("GetSecretValue"), 25, "{:?}", proxy.counts());
-    assert_eq!(
-        proxy.count("BatchGetSecretValue"),
-        0,
-        "{:?}",
-        proxy.counts()
+    assert_calls(
+        &proxy,
+        project,
+        (&template, &expected),
+        &[("BatchGetSecretValue", 2)],
+        &[("GetSecretValue", 25)],
     );
 }

@@ -41,6 +41,25 @@ impl Metadata {
         Ok(Metadata { pairs })
     }
 
+    /// The metadata of a token whose path names `what` (`parameter name`, `secret id`): refuses
+    /// an empty path and metadata that is not `key=value` pairs, and logs (debug) the keys not
+    /// in `known`, which the store ignores as configmanager does.
+    pub fn for_token(
+        token: &str,
+        raw: &[u8],
+        what: &str,
+        known: &[&str],
+    ) -> Result<Metadata, String> {
+        if token.is_empty() {
+            return Err(format!("the {what} is empty"));
+        }
+        let metadata = Metadata::parse(raw).map_err(|e| e.to_string())?;
+        for key in metadata.unknown_keys(known) {
+            tracing::debug!(key, "metadata not used by this store");
+        }
+        Ok(metadata)
+    }
+
     /// The value of `key` (the last one when repeated), if present and not empty.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.pairs
@@ -92,6 +111,21 @@ mod tests {
         assert_eq!(m.get("label"), None, "an empty value counts as absent");
         // A value may itself hold `=`.
         assert_eq!(Metadata::parse(b"q=a=b").unwrap().get("q"), Some("a=b"));
+    }
+
+    #[test]
+    fn for_token_checks_the_path_and_the_pairs() {
+        assert_eq!(
+            Metadata::for_token("", b"", "secret id", &[]).unwrap_err(),
+            "the secret id is empty"
+        );
+        assert!(Metadata::for_token("/a", b"x", "secret id", &[]).is_err());
+        let m = Metadata::for_token("/a", b"version=1,other=2", "secret id", &["version"]).unwrap();
+        assert_eq!(
+            m.get("other"),
+            Some("2"),
+            "unknown keys are kept, only logged"
+        );
     }
 
     #[test]

@@ -22,33 +22,44 @@ use std::time::Duration;
 /// The `cm` executable to test against (see the crate docs).
 pub fn cm_binary() -> &'static Path {
     static CM: OnceLock<PathBuf> = OnceLock::new();
-    CM.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("CM_BIN").filter(|b| !b.is_empty()) {
-            return PathBuf::from(bin);
-        }
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = Command::new(cargo)
-            .current_dir(&root)
-            .args([
-                "build",
-                "-p",
-                "cm",
-                "--bin",
-                "cm",
-                "--message-format=json-render-diagnostics",
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo to build cm (or set CM_BIN)");
-        assert!(out.status.success(), "cargo build -p cm --bin cm failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "cm")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no cm executable")
-    })
+    CM.get_or_init(|| build_cm(false))
+}
+
+/// An optimised `cm` for benchmarks: `CM_BIN` if set, else `cargo build --release`.
+pub fn cm_release_binary() -> &'static Path {
+    static CM: OnceLock<PathBuf> = OnceLock::new();
+    CM.get_or_init(|| build_cm(true))
+}
+
+fn build_cm(release: bool) -> PathBuf {
+    if let Some(bin) = std::env::var_os("CM_BIN").filter(|b| !b.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut command = Command::new(cargo);
+    command.current_dir(&root).args([
+        "build",
+        "-p",
+        "cm",
+        "--bin",
+        "cm",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if release {
+        command.arg("--release");
+    }
+    let out = command
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo to build cm (or set CM_BIN)");
+    assert!(out.status.success(), "cargo build -p cm --bin cm failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "cm")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no cm executable")
 }
 
 /// `<prefix>-<os>-<arch>` in Go's names, as cm and configmanager look for plugins.
@@ -130,7 +141,12 @@ impl Project {
 
     /// Runs `cm ARGS` with `stdin`.
     pub fn cm(&self, args: &[&str], stdin: &str) -> Output {
-        let mut command = Command::new(cm_binary());
+        self.run(cm_binary(), args, stdin)
+    }
+
+    /// Runs the `cm` at `cm` with `ARGS` and `stdin`.
+    pub fn run(&self, cm: &Path, args: &[&str], stdin: &str) -> Output {
+        let mut command = Command::new(cm);
         command
             .args(args)
             .current_dir(self.path())
@@ -214,6 +230,46 @@ fn answers(address: &str) -> bool {
     addrs
         .iter()
         .any(|a| TcpStream::connect_timeout(a, Duration::from_secs(2)).is_ok())
+}
+
+/// moto's address from `AWS_ENDPOINT_URL`, or `None` (test skipped) when it is not running.
+#[track_caller]
+pub fn moto() -> Option<String> {
+    emulator("AWS_ENDPOINT_URL", url_address)
+}
+
+/// A project with an AWS plugin installed, talking to `endpoint`. The instance metadata service
+/// is off, so nothing ever leaves loopback, and a long collection window keeps batches whole on
+/// a busy machine.
+pub fn aws_project(prefix: &str, plugin: &str, endpoint: &str) -> Project {
+    Project::with_plugin(prefix, Path::new(plugin))
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("CM_AWS_BATCH_WINDOW_MS", "200")
+}
+
+/// Resolves `template` twice through `proxy`: batched, where the API calls must be exactly
+/// `batched`, and with `CM_AWS_BATCH=0`, where they must be exactly `single`; both runs must
+/// print `expected`. `project` makes the project for an endpoint.
+#[track_caller]
+pub fn assert_calls(
+    proxy: &CountingProxy,
+    project: impl Fn(&str) -> Project,
+    (template, expected): (&str, &str),
+    batched: &[(&str, usize)],
+    single: &[(&str, usize)],
+) {
+    let as_map = |calls: &[(&str, usize)]| -> BTreeMap<String, usize> {
+        calls.iter().map(|(op, n)| (op.to_string(), *n)).collect()
+    };
+    for (setting, want) in [("1", batched), ("0", single)] {
+        proxy.reset();
+        let out = project(proxy.url())
+            .env("CM_AWS_BATCH", setting)
+            .cm(&["insert"], template);
+        assert_eq!(out.ok(), expected, "CM_AWS_BATCH={setting}");
+        assert_eq!(proxy.counts(), as_map(want), "CM_AWS_BATCH={setting}");
+    }
 }
 
 /// A plain-HTTP proxy on loopback in front of an emulator that counts requests per operation
