@@ -438,4 +438,14 @@ mod tests {
             br#"{"a b":["c \" d",1]}"#
         );
     }
+
+    /// Found by `cargo fuzz run lookup`: a number whose exponent is out of `f64`'s range is
+    /// still JSON (RFC 8259 sets no limit), so the lookup walks it and returns its text as is.
+    #[test]
+    fn numbers_beyond_f64_are_json_and_kept_verbatim() {
+        let value = b"[[6666666666666666666666666666666666666666666666666688888088888888888888e66666666666666666\n\n]]";
+        let expected: &[u8] = b"[6666666666666666666666666666666666666666666666666688888088888888888888e66666666666666666]";
+        assert_eq!(lookup(value, b"0").unwrap().as_ref(), expected);
+        assert_eq!(lookup(b"{\"a\":1e999}", b"a").unwrap().as_ref(), b"1e999");
+    }
 }

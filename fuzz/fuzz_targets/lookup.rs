@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let (key, value) = rest.split_at(at);
     match lookup(value, key) {
         Ok(found) => {
-            if serde_json::from_slice::<serde_json::Value>(value).is_err() {
+            // JSON by its grammar (serde's IgnoredAny): numbers beyond f64 still count, as
+            // RFC 8259 sets no range (a crash this target found with `Value` as the oracle).
+            if serde_json::from_slice::<serde::de::IgnoredAny>(value).is_err() {
                 assert_eq!(&*found, value);
             }
         }
