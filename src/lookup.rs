@@ -240,13 +240,76 @@ impl<'v> Tree<'v> {
 /// The contents of a JSON string literal (quotes included in `literal`), unescaped.
 fn decode_string(literal: &str) -> Cow<'_, str> {
     let inner = &literal[1..literal.len() - 1];
-    if inner.contains('\\') {
-        // Escapes are rare in keys and values; serde_json knows all of them (and surrogate
-        // pairs). The literal was validated with the whole value, so this cannot fail.
-        Cow::Owned(serde_json::from_str(literal).expect("validated JSON string"))
-    } else {
-        Cow::Borrowed(inner)
+    if !inner.contains('\\') {
+        return Cow::Borrowed(inner);
     }
+    // Escapes are rare in keys and values; serde_json knows all of them (and surrogate pairs).
+    // It refuses a lone surrogate (`"\ud800"`), which the grammar-only validation lets through
+    // (found by `cargo fuzz run lookup`): that escape becomes U+FFFD, as Go's encoding/json
+    // and JavaScript's decoders do.
+    match serde_json::from_str(literal) {
+        Ok(s) => Cow::Owned(s),
+        Err(_) => Cow::Owned(unescape_lossy(inner)),
+    }
+}
+
+/// Unescapes the inside of a JSON string known to match the grammar, turning any unpaired
+/// surrogate into U+FFFD.
+fn unescape_lossy(inner: &str) -> String {
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    let hex4 = |chars: &mut std::str::Chars<'_>| {
+        let digits: String = chars.by_ref().take(4).collect();
+        u32::from_str_radix(&digits, 16).unwrap_or(0xFFFD)
+    };
+    let mut pending_high: Option<u32> = None;
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            if pending_high.take().is_some() {
+                out.push('\u{FFFD}');
+            }
+            out.push(c);
+            continue;
+        }
+        let escaped = chars.next().unwrap_or('\\');
+        if escaped != 'u' {
+            if pending_high.take().is_some() {
+                out.push('\u{FFFD}');
+            }
+            out.push(match escaped {
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                other => other, // `"`, `\\`, `/`
+            });
+            continue;
+        }
+        let unit = hex4(&mut chars);
+        match (pending_high.take(), unit) {
+            (Some(high), 0xDC00..=0xDFFF) => {
+                let code = 0x10000 + ((high - 0xD800) << 10) + (unit - 0xDC00);
+                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+            }
+            (high, 0xD800..=0xDBFF) => {
+                if high.is_some() {
+                    out.push('\u{FFFD}');
+                }
+                pending_high = Some(unit);
+            }
+            (high, _) => {
+                if high.is_some() {
+                    out.push('\u{FFFD}');
+                }
+                out.push(char::from_u32(unit).unwrap_or('\u{FFFD}'));
+            }
+        }
+    }
+    if pending_high.is_some() {
+        out.push('\u{FFFD}');
+    }
+    out
 }
 
 /// `raw` (valid JSON) without the whitespace between tokens; strings are kept verbatim.
@@ -447,5 +510,38 @@ mod tests {
         let expected: &[u8] = b"[6666666666666666666666666666666666666666666666666688888088888888888888e66666666666666666]";
         assert_eq!(lookup(value, b"0").unwrap().as_ref(), expected);
         assert_eq!(lookup(b"{\"a\":1e999}", b"a").unwrap().as_ref(), b"1e999");
+    }
+
+    /// Found by `cargo fuzz run lookup`: a lone surrogate escape is valid by the JSON grammar
+    /// but not as UTF-16; it must not crash the lookup, and becomes U+FFFD.
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        assert_eq!(
+            lookup(br#"{"a":"x\udc2ey"}"#, b"a").unwrap().as_ref(),
+            "x\u{FFFD}y".as_bytes()
+        );
+        assert_eq!(
+            lookup(br#"{"a":"\ud800"}"#, b"a").unwrap().as_ref(),
+            "\u{FFFD}".as_bytes()
+        );
+        assert_eq!(
+            lookup(
+                br#"{"a":"\ud83d\ude00 \ud800\ud83d\ude00 \n\t\"\\/"}"#,
+                b"a"
+            )
+            .unwrap()
+            .as_ref(),
+            "\u{1F600} \u{FFFD}\u{1F600} \n\t\"\\/".as_bytes()
+        );
+        // A key with a lone surrogate is found through its lossy form.
+        assert_eq!(
+            lookup(br#"{"k\ud800":1}"#, "k\u{FFFD}".as_bytes())
+                .unwrap()
+                .as_ref(),
+            b"1"
+        );
+        // The fuzzer's input, as it found it: it panicked before the fix.
+        let value = b"{\t \"sw [{V9%%\\uDE2EDn\"\r\r\r\r :\"\",  \"\"\n :  \"= \" }";
+        assert!(lookup(value, b" [[[").is_err());
     }
 }
