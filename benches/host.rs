@@ -22,7 +22,8 @@
 //! `cargo bench --bench host -- throughput|insert|startup` runs only those sections. Knobs:
 //! `CM_BENCH_TOKENS` (10000), `CM_BENCH_RUNS` (throughput repeats, 7), `CM_BENCH_INSERT_RUNS`
 //! (5), `CM_BENCH_START_RUNS` (15), `CM_BENCH_CONCURRENCY` (calls in flight per plugin, 64),
-//! `CM_BENCH_RUNTIME=current_thread` (the bench's own tokio runtime; cm's is multi-threaded).
+//! `CM_BENCH_RUNTIME=multi_thread` (the bench's own tokio runtime; cm's, and the default here, is
+//! single-threaded).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -536,11 +537,11 @@ fn main() {
         }
     };
 
-    // cm's runtime is multi-threaded; `CM_BENCH_RUNTIME=current_thread` measures the other flavour.
-    let flavour = std::env::var("CM_BENCH_RUNTIME").unwrap_or_else(|_| "multi_thread".into());
+    // cm's runtime is single-threaded; `CM_BENCH_RUNTIME=multi_thread` measures the other flavour.
+    let flavour = std::env::var("CM_BENCH_RUNTIME").unwrap_or_else(|_| "current_thread".into());
     let runtime = match flavour.as_str() {
-        "current_thread" => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
+        "multi_thread" => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
     }
     .enable_all()
     .build()
