@@ -225,7 +225,7 @@ async fn text_command(
         .map(|t| Located {
             input: &input,
             token: t,
-            location: format!("{name}:{}:{}", t.line, t.column),
+            location: Location::Input(name),
         })
         .collect();
     let values = resolve(config, signals, &located).await?;
@@ -288,7 +288,7 @@ async fn retrieve_command(
         .map(|(i, (input, token))| Located {
             input,
             token,
-            location: format!("--token {}", i + 1),
+            location: Location::Flag(i + 1),
         })
         .collect();
     let values = resolve(config, signals, &located).await?;
@@ -319,7 +319,26 @@ async fn retrieve_command(
 struct Located<'a> {
     input: &'a [u8],
     token: &'a Token,
-    location: String,
+    location: Location<'a>,
+}
+
+/// Where a token was found; turned into text only for a token that failed, so a large template
+/// costs no string per token.
+#[derive(Clone, Copy)]
+enum Location<'a> {
+    /// In the named input, at the token's own line and column.
+    Input(&'a str),
+    /// The Nth `--token` flag.
+    Flag(usize),
+}
+
+impl Located<'_> {
+    fn describe(&self) -> String {
+        match self.location {
+            Location::Input(name) => format!("{name}:{}:{}", self.token.line, self.token.column),
+            Location::Flag(n) => format!("--token {n}"),
+        }
+    }
 }
 
 /// Resolves every token: `Some(value)`, or `None` where it failed and `--lax` keeps it as it was.
@@ -402,7 +421,7 @@ async fn resolve(
             Ok(v) => values.push(Some(Secret::new(v.into_owned()))),
             Err(reason) => {
                 failures.push(TokenFailure {
-                    location: l.location.clone(),
+                    location: l.describe(),
                     token: String::from_utf8_lossy(l.token.text(l.input)).into_owned(),
                     reason,
                 });

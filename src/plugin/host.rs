@@ -264,7 +264,7 @@ async fn start_one(
             fail(
                 StartFailure::Spawn {
                     path: path.to_path_buf(),
-                    reason: spawn_reason(&e),
+                    reason: e.to_string(),
                 },
                 vec![],
             )
@@ -394,19 +394,4 @@ fn private_dir() -> std::io::Result<tempfile::TempDir> {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(dir)
-}
-
-/// Spawn errors in words a user can act on.
-fn spawn_reason(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        #[cfg(unix)]
-        Some(libc::ENOEXEC) => format!(
-            "{e}: not an executable for this machine ({}-{})",
-            super::discover::go_os(),
-            super::discover::go_arch()
-        ),
-        #[cfg(unix)]
-        Some(libc::EACCES) => format!("{e}: the file is not executable (chmod +x)"),
-        _ => e.to_string(),
-    }
 }
