@@ -29,11 +29,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cm::plan::FetchKey;
+use cm::internals::{FetchKey, Provider, Providers, fetch_all};
 use cm::plugin::discover::file_name;
 use cm::plugin::{HostOptions, PluginHost};
-use cm::provider::Provider;
-use cm::resolve::{Providers, fetch_all};
 use futures_util::future::join_all;
 
 const CM: &str = env!("CARGO_BIN_EXE_cm");

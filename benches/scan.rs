@@ -12,10 +12,7 @@
 
 use std::hint::black_box;
 
-use cm::grammar::Grammar;
-use cm::plan::Plan;
-use cm::render::render;
-use cm::scan::{Token, scan};
+use cm::internals::{Grammar, Plan, Token, render, scan};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// xorshift64*: enough randomness for filler text, and the same bytes on every run.

@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// Mode of a newly created output file: it holds secrets, so only the owner may read it.
 #[cfg(unix)]
-pub const NEW_FILE_MODE: u32 = 0o600;
+pub(crate) const NEW_FILE_MODE: u32 = 0o600;
 
 /// Replaces `path` with `contents`, atomically.
 ///
@@ -36,13 +36,13 @@ pub const NEW_FILE_MODE: u32 = 0o600;
 /// Not preserved: the owner and group of an existing file (the new file belongs to whoever
 /// runs cm), extended attributes and ACLs, and hard links (other names of the old file keep the
 /// old content). On non-Unix systems the permission steps are skipped.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     replace(path, contents, target_mode(path)?)
 }
 
 /// As [`write_atomic`], but the new file gets exactly `mode` (e.g. 0755 for an installed plugin,
 /// 0644 for a lock file meant to be committed), whatever the old file had.
-pub fn write_atomic_with_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+pub(crate) fn write_atomic_with_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     #[cfg(unix)]
     let mode = Some(permissions(mode));
     #[cfg(not(unix))]

@@ -5,22 +5,41 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::Secret;
 use crate::provider::{BoxFuture, Provider, ProviderError};
 
 /// The prefixes served in-process.
-pub const BUILTIN_PREFIXES: [&str; 2] = ["ENV", "FILE"];
+pub(crate) const BUILTIN_PREFIXES: [&str; 2] = ["ENV", "FILE"];
+
+/// The built-in providers, by prefix: `ENV://` over the environment `cm` started with, and
+/// `FILE://` relative to `cwd`.
+pub(crate) fn builtins(
+    env: &[(OsString, OsString)],
+    cwd: &std::path::Path,
+) -> [(String, Arc<dyn Provider>); 2] {
+    [
+        (
+            BUILTIN_PREFIXES[0].to_string(),
+            Arc::new(EnvProvider::new(env.iter().cloned())),
+        ),
+        (
+            BUILTIN_PREFIXES[1].to_string(),
+            Arc::new(FileProvider::new(cwd.to_path_buf())),
+        ),
+    ]
+}
 
 /// `ENV://NAME`: the value of an environment variable, from a snapshot taken at start-up.
 #[derive(Debug, Clone, Default)]
-pub struct EnvProvider {
+pub(crate) struct EnvProvider {
     vars: HashMap<OsString, OsString>,
 }
 
 impl EnvProvider {
     /// Serves the given variables.
-    pub fn new(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
+    pub(crate) fn new(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
         EnvProvider {
             vars: vars.into_iter().collect(),
         }
@@ -41,9 +60,7 @@ impl Provider for EnvProvider {
                 )),
                 #[cfg(not(unix))]
                 Some(v) => Ok(Secret::new(v.to_string_lossy().into_owned())),
-                None => Err(ProviderError::new(format!(
-                    "environment variable {path} is not set"
-                ))),
+                None => Err(ProviderError::EnvUnset(path.to_string())),
             }
         })
     }
@@ -51,13 +68,13 @@ impl Provider for EnvProvider {
 
 /// `FILE://path`: a file's whole contents; relative paths start at `base`.
 #[derive(Debug, Clone)]
-pub struct FileProvider {
+pub(crate) struct FileProvider {
     base: PathBuf,
 }
 
 impl FileProvider {
     /// Reads files relative to `base` (the current directory).
-    pub fn new(base: PathBuf) -> Self {
+    pub(crate) fn new(base: PathBuf) -> Self {
         FileProvider { base }
     }
 }
@@ -71,7 +88,10 @@ impl Provider for FileProvider {
         Box::pin(async move {
             let full = self.base.join(path);
             tokio::fs::read(&full).await.map(Secret::new).map_err(|e| {
-                ProviderError::new(format!("cannot read file {}: {e}", full.display()))
+                ProviderError::FileUnreadable {
+                    path: full.clone(),
+                    reason: e.to_string(),
+                }
             })
         })
     }
@@ -86,7 +106,7 @@ mod tests {
         let p = EnvProvider::new([(OsString::from("A"), OsString::from("1"))]);
         assert_eq!(p.fetch("A", b"").await.unwrap().expose(), b"1");
         assert_eq!(
-            p.fetch("B", b"").await.unwrap_err().0,
+            p.fetch("B", b"").await.unwrap_err().to_string(),
             "environment variable B is not set"
         );
     }
@@ -101,9 +121,9 @@ mod tests {
             p.fetch("./s.bin", b"").await.unwrap().expose(),
             b"\xff\x00ok"
         );
-        let e = p.fetch("missing", b"").await.unwrap_err();
+        let e = p.fetch("missing", b"").await.unwrap_err().to_string();
         assert!(
-            e.0.starts_with("cannot read file ") && e.0.contains("missing"),
+            e.starts_with("cannot read file ") && e.contains("missing"),
             "{e}"
         );
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::GlobalArgs;
-use crate::error::Error;
+use crate::error::{Error, UsageError};
 use crate::grammar::Grammar;
 use crate::plugin::HostOptions;
 use crate::plugin::client::CallLimits;
@@ -15,7 +15,7 @@ use crate::plugin::discover::SearchPath;
 
 /// Log settings.
 #[derive(Debug, Clone)]
-pub struct LogConfig {
+pub(crate) struct LogConfig {
     /// `-v` count.
     pub verbosity: u8,
     /// `CONFIGMANAGER_LOG`, else `RUST_LOG`.
@@ -26,7 +26,7 @@ pub struct LogConfig {
 
 /// A validated run configuration.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// Separators (prefixes are added once plugins are discovered).
     pub grammar: Grammar,
     /// `-e`.
@@ -54,24 +54,23 @@ pub struct Config {
 
 impl Config {
     /// Validates the global flags and reads the environment.
-    pub fn from_cli(args: &GlobalArgs) -> Result<Config, Error> {
+    pub(crate) fn from_cli(args: &GlobalArgs) -> Result<Config, Error> {
         let grammar = Grammar::new(&args.token_separator, &args.key_separator)
-            .map_err(|e| Error::Usage(e.to_string()))?;
-        let seconds = |flag: &str, v: f64| {
-            if v.is_finite() && v > 0.0 && v < 1e9 {
-                Ok(Duration::from_secs_f64(v))
+            .map_err(UsageError::Grammar)?;
+        let seconds = |flag: &'static str, value: f64| {
+            if value.is_finite() && value > 0.0 && value < 1e9 {
+                Ok(Duration::from_secs_f64(value))
             } else {
-                Err(Error::Usage(format!(
-                    "{flag} must be a positive number of seconds, got {v}"
-                )))
+                Err(UsageError::Seconds { flag, value })
             }
         };
         let max = crate::plugin::serve::MAX_CONCURRENT_CALLS as usize;
         if !(1..=max).contains(&args.concurrency) {
-            return Err(Error::Usage(format!(
-                "--concurrency must be between 1 and {max}, got {}",
-                args.concurrency
-            )));
+            return Err(UsageError::Concurrency {
+                max,
+                got: args.concurrency,
+            }
+            .into());
         }
         let host = HostOptions {
             start_timeout: seconds("--plugin-start-timeout", args.plugin_start_timeout)?,
@@ -84,8 +83,7 @@ impl Config {
         };
         let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let cwd = std::env::current_dir()
-            .map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?;
+        let cwd = std::env::current_dir().map_err(UsageError::CurrentDir)?;
         let configmanager_dir = get("CONFIGMANAGER_DIR")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from);
@@ -119,7 +117,7 @@ impl Config {
     }
 
     /// The value of an environment variable as cm started with it.
-    pub fn env_var(&self, name: &str) -> Option<String> {
+    pub(crate) fn env_var(&self, name: &str) -> Option<String> {
         self.env
             .iter()
             .find(|(n, _)| n == name)

@@ -30,19 +30,19 @@
 //! digit) is not a variable here, and the assigning and alternative forms (`=`, `:=`, `+`,
 //! `:+`) are refused instead of supported.
 //!
-//! Columns count characters (a byte that is not valid UTF-8 counts as one), and point at the
-//! `$` that starts the problem.
+//! Positions are [`Position`]s (1-based line, 1-based byte column, as the scanner reports
+//! them) and point at the `$` that starts the problem.
 
 use std::fmt;
 
+use crate::position::{LineCounter, Position};
+
 /// One problem found while expanding, at a position of the input.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}, column {column}: {kind}")]
+#[error("line {}, column {}: {kind}", pos.line, pos.column)]
 pub struct EnvsubstError {
-    /// 1-based line number.
-    pub line: usize,
-    /// 1-based column, in characters, of the `$` that starts the expansion.
-    pub column: usize,
+    /// Line and byte column of the `$` that starts the expansion.
+    pub pos: Position,
     /// What is wrong.
     pub kind: EnvsubstErrorKind,
 }
@@ -101,7 +101,7 @@ pub fn expand(
     let mut ex = Expander {
         input,
         lookup,
-        lines: LineIndex::new(input),
+        lines: LineCounter::default(),
         errors: Vec::new(),
     };
     let mut out = Vec::with_capacity(input.len());
@@ -127,7 +127,7 @@ enum Mode {
 struct Expander<'a, F> {
     input: &'a [u8],
     lookup: F,
-    lines: LineIndex<'a>,
+    lines: LineCounter,
     errors: Vec<EnvsubstError>,
 }
 
@@ -149,8 +149,8 @@ fn name_len(bytes: &[u8]) -> usize {
 
 impl<F: Fn(&str) -> Option<String>> Expander<'_, F> {
     fn error(&mut self, at: usize, kind: EnvsubstErrorKind) {
-        let (line, column) = self.lines.locate(at);
-        self.errors.push(EnvsubstError { line, column, kind });
+        let pos = self.lines.locate(self.input, at);
+        self.errors.push(EnvsubstError { pos, kind });
     }
 
     /// Expands `input[start..end]` into `out`.
@@ -241,42 +241,6 @@ impl<F: Fn(&str) -> Option<String>> Expander<'_, F> {
             }
             _ => self.run(default_start, close, Mode::Default, out),
         }
-    }
-}
-
-/// Turns byte offsets into (line, column), cheaply for offsets asked in increasing order.
-struct LineIndex<'a> {
-    input: &'a [u8],
-    /// Offset up to which lines have been counted.
-    offset: usize,
-    line: usize,
-    line_start: usize,
-}
-
-impl<'a> LineIndex<'a> {
-    fn new(input: &'a [u8]) -> Self {
-        LineIndex {
-            input,
-            offset: 0,
-            line: 1,
-            line_start: 0,
-        }
-    }
-
-    fn locate(&mut self, pos: usize) -> (usize, usize) {
-        if pos < self.offset {
-            *self = LineIndex::new(self.input);
-        }
-        for nl in memchr::memchr_iter(b'\n', &self.input[self.offset..pos]) {
-            self.line += 1;
-            self.line_start = self.offset + nl + 1;
-        }
-        self.offset = pos;
-        let column = 1 + self.input[self.line_start..pos]
-            .utf8_chunks()
-            .map(|c| c.valid().chars().count() + c.invalid().len())
-            .sum::<usize>();
-        (self.line, column)
     }
 }
 
@@ -404,25 +368,24 @@ mod tests {
         assert_eq!(
             err.0[0],
             EnvsubstError {
-                line: 1,
-                column: 3,
+                pos: Position { line: 1, column: 3 },
                 kind: EnvsubstErrorKind::Unset("NOPE1".into())
             }
         );
     }
 
     #[test]
-    fn columns_count_characters() {
+    fn columns_count_bytes() {
         assert_eq!(
             errs("é日本 $NOPE"),
-            "line 1, column 5: variable `NOPE` is not set"
+            "line 1, column 10: variable `NOPE` is not set"
         );
         // An invalid byte counts as one column.
         let err = run(b"\xff\xfe$NOPE").unwrap_err();
-        assert_eq!((err.0[0].line, err.0[0].column), (1, 3));
+        assert_eq!((err.0[0].pos.line, err.0[0].pos.column), (1, 3));
         // CRLF: the CR belongs to the previous line.
         let err = run(b"a\r\n $NOPE").unwrap_err();
-        assert_eq!((err.0[0].line, err.0[0].column), (2, 2));
+        assert_eq!((err.0[0].pos.line, err.0[0].pos.column), (2, 2));
     }
 
     #[test]
@@ -485,8 +448,7 @@ mod tests {
     #[test]
     fn display_of_one_error_matches_the_documented_shape() {
         let e = EnvsubstError {
-            line: 3,
-            column: 7,
+            pos: Position { line: 3, column: 7 },
             kind: EnvsubstErrorKind::Unset("DB_HOST".into()),
         };
         assert_eq!(
@@ -534,34 +496,14 @@ mod tests {
                     for e in errors.0 {
                         let line_start: usize = s
                             .split(|&b| b == b'\n')
-                            .take(e.line - 1)
+                            .take(e.pos.line - 1)
                             .map(|l| l.len() + 1)
                             .sum();
-                        let at = line_start
-                            + s[line_start..]
-                                .utf8_chunks()
-                                .flat_map(|c| {
-                                    c.valid()
-                                        .chars()
-                                        .map(char::len_utf8)
-                                        .chain(c.invalid().iter().map(|_| 1))
-                                })
-                                .take(e.column - 1)
-                                .sum::<usize>();
+                        let at = line_start + e.pos.column - 1;
                         proptest::prop_assert_eq!(s[at], b'$');
                     }
                 }
             }
         }
-    }
-
-    #[test]
-    fn line_index_handles_out_of_order_queries() {
-        let input = b"a\nbb\nccc";
-        let mut idx = LineIndex::new(input);
-        assert_eq!(idx.locate(6), (3, 2));
-        assert_eq!(idx.locate(2), (2, 1));
-        assert_eq!(idx.locate(0), (1, 1));
-        assert_eq!(idx.locate(8), (3, 4));
     }
 }

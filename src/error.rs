@@ -5,19 +5,335 @@
 //! started; 4 an output could not be written; 130/143 interrupted by SIGINT/SIGTERM.
 
 use std::fmt;
+use std::io;
 use std::path::PathBuf;
 
 use crate::plugin::StartError;
+use crate::plugin::client::humantime;
+use crate::plugin::lock::IntegrityError;
+use crate::plugin::manage::ManageError;
+
+// The data the variants carry, nameable from here so callers can match on it.
+pub use crate::envsubst::{EnvsubstError, EnvsubstErrorKind};
+pub use crate::grammar::GrammarError;
+pub use crate::lookup::LookupError;
+pub use crate::output::{BadValue, Collision, OutputError};
+pub use crate::position::Position;
+pub use crate::provider::{ProviderError, Refusal};
+pub use crate::scan::{ScanError, ScanErrorKind, Span};
+
+/// A failed run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad flags or flag values.
+    Usage(UsageError),
+    /// The input could not be read.
+    Input {
+        /// The input's name.
+        name: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Malformed tokens or envsubst failures, every one of them.
+    Invalid(Vec<InputProblem>),
+    /// Tokens that could not be resolved (all of them).
+    Unresolved {
+        /// Each failure.
+        failures: Vec<TokenFailure>,
+        /// How many tokens there were.
+        total: usize,
+    },
+    /// Plugins that are not on disk, every one of them.
+    PluginNotFound(Vec<MissingPlugin>),
+    /// Plugins that did not start.
+    PluginStart(Vec<StartError>),
+    /// Plugins refused by the integrity checks (lock file, permissions).
+    PluginRefused(Vec<IntegrityError>),
+    /// `cm plugin install`, `cm init` and `cm plugin list` problems.
+    Manage(ManageError),
+    /// `cm init` found plugins missing.
+    PluginsMissing(Vec<String>),
+    /// Output that could not be written.
+    Output {
+        /// Where: `stdout` or the file's path.
+        name: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Output that cannot be expressed in the chosen format (name collisions, NUL in values).
+    Format(OutputError),
+    /// SIGINT or SIGTERM (the signal number).
+    Interrupted(i32),
+}
+
+/// A bad flag value, or an environment `cm` cannot run in.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// `-s` or `-k` is not usable.
+    Grammar(GrammarError),
+    /// A duration flag that is not a positive number of seconds.
+    Seconds {
+        /// The flag (`--timeout`).
+        flag: &'static str,
+        /// What was given.
+        value: f64,
+    },
+    /// `--concurrency` out of range.
+    Concurrency {
+        /// The largest value allowed.
+        max: usize,
+        /// What was given.
+        got: usize,
+    },
+    /// The current directory cannot be read.
+    CurrentDir(io::Error),
+    /// The async runtime cannot be built.
+    Runtime(io::Error),
+    /// `--global` without a home directory.
+    NoHome,
+}
+
+/// One problem in the input or in a `--token`, with where it is.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InputProblem {
+    /// A malformed token in the named input.
+    Scan {
+        /// The input's name (`<stdin>`, a path).
+        input: String,
+        /// The malformed token.
+        error: ScanError,
+    },
+    /// An envsubst failure in the named input.
+    Envsubst {
+        /// The input's name.
+        input: String,
+        /// The failure.
+        error: EnvsubstError,
+    },
+    /// An envsubst failure in the Nth `--token`.
+    FlagEnvsubst {
+        /// 1-based index of the flag.
+        flag: usize,
+        /// The flag's text.
+        arg: String,
+        /// The failure.
+        kind: EnvsubstErrorKind,
+    },
+    /// A malformed token in the Nth `--token`.
+    FlagScan {
+        /// 1-based index of the flag.
+        flag: usize,
+        /// The malformed token.
+        error: ScanError,
+    },
+    /// The Nth `--token` is not exactly one token.
+    NotAToken {
+        /// 1-based index of the flag.
+        flag: usize,
+        /// The flag's text.
+        arg: String,
+        /// `-s`.
+        token_separator: String,
+        /// `-k`.
+        key_separator: char,
+        /// Every known prefix.
+        prefixes: Vec<String>,
+    },
+}
+
+/// Where a token was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// In the named input, at this position.
+    Input {
+        /// The input's name.
+        name: String,
+        /// The token's first byte.
+        pos: Position,
+    },
+    /// The Nth `--token` flag (1-based).
+    Flag(usize),
+}
+
+/// Why one token got no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureReason {
+    /// Its item could not be fetched.
+    Provider(ProviderError),
+    /// Its key path found nothing, or several things, in the item.
+    Lookup(LookupError),
+}
 
 /// One token that could not be resolved. Holds the token text and the reason, never a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFailure {
-    /// `FILE:LINE:COLUMN` or `--token N`, where the token was found.
-    pub location: String,
+    /// Where the token was found.
+    pub origin: Origin,
     /// The token's exact text.
     pub token: String,
     /// Why it failed.
-    pub reason: String,
+    pub reason: FailureReason,
+}
+
+/// A prefix with no plugin on disk, and every path tried for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingPlugin {
+    /// The prefix, lower-cased as configmanager prints it.
+    pub prefix: String,
+    /// Every path tried, in search order.
+    pub tried: Vec<PathBuf>,
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Input { source, .. } | Error::Output { source, .. } => Some(source),
+            Error::Manage(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<ManageError> for Error {
+    fn from(e: ManageError) -> Self {
+        Error::Manage(e)
+    }
+}
+
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Self {
+        Error::Usage(e)
+    }
+}
+
+impl From<OutputError> for Error {
+    fn from(e: OutputError) -> Self {
+        Error::Format(e)
+    }
+}
+
+/// Writes `items` one per line.
+fn lines<T>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[T],
+    mut one: impl FnMut(&mut fmt::Formatter<'_>, &T) -> fmt::Result,
+) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str("\n")?;
+        }
+        one(f, item)?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(e) => write!(f, "{e}"),
+            Error::Input { name, source } => write!(f, "cannot read {name}: {source}"),
+            Error::Invalid(problems) => lines(f, problems, |f, p| write!(f, "{p}")),
+            Error::Unresolved { failures, total } => {
+                lines(f, failures, |f, x| write!(f, "{x}"))?;
+                write!(
+                    f,
+                    "\ntoken not found: {} of {total} token(s) could not be resolved",
+                    failures.len()
+                )
+            }
+            Error::PluginNotFound(missing) => lines(f, missing, |f, m| write!(f, "{m}")),
+            Error::PluginStart(errors) => lines(f, errors, |f, e| write!(f, "{e}")),
+            Error::PluginRefused(errors) => lines(f, errors, |f, e| {
+                write!(f, "providers not initialised, {e}")
+            }),
+            Error::Manage(e) => write!(f, "{e}"),
+            Error::PluginsMissing(prefixes) => write!(
+                f,
+                "{} plugin(s) missing: {}",
+                prefixes.len(),
+                prefixes.join(", ")
+            ),
+            Error::Output { name, source } => write!(f, "cannot write {name}: {source}"),
+            Error::Format(e) => write!(f, "{e}"),
+            Error::Interrupted(signal) => write!(
+                f,
+                "interrupted by {}",
+                if *signal == 2 { "SIGINT" } else { "SIGTERM" }
+            ),
+        }
+    }
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::Grammar(e) => write!(f, "{e}"),
+            UsageError::Seconds { flag, value } => write!(
+                f,
+                "{flag} must be a positive number of seconds, got {value}"
+            ),
+            UsageError::Concurrency { max, got } => {
+                write!(f, "--concurrency must be between 1 and {max}, got {got}")
+            }
+            UsageError::CurrentDir(e) => write!(f, "cannot read the current directory: {e}"),
+            UsageError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
+            UsageError::NoHome => f.write_str("--global: cannot find the home directory"),
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    /// `LINE:COLUMN`, the form every message puts after the input's name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+impl fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputProblem::Scan { input, error } => write!(f, "{input}:{}: {error}", error.pos),
+            InputProblem::Envsubst { input, error } => {
+                write!(f, "{input}:{}: {}", error.pos, error.kind)
+            }
+            InputProblem::FlagEnvsubst { flag, arg, kind } => {
+                write!(f, "--token {flag}: {kind} in `{arg}`")
+            }
+            InputProblem::FlagScan { flag, error } => write!(f, "--token {flag}: {error}"),
+            InputProblem::NotAToken {
+                flag,
+                arg,
+                token_separator,
+                key_separator,
+                prefixes,
+            } => write!(
+                f,
+                "--token {flag}: `{arg}` is not a token; expected PREFIX{token_separator}PATH[{key_separator}KEY][[METADATA]] with a known prefix ({})",
+                prefixes.join(", ")
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Input { name, pos } => write!(f, "{name}:{pos}"),
+            Origin::Flag(n) => write!(f, "--token {n}"),
+        }
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureReason::Provider(e) => write!(f, "{e}"),
+            FailureReason::Lookup(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 impl fmt::Display for TokenFailure {
@@ -25,79 +341,72 @@ impl fmt::Display for TokenFailure {
         write!(
             f,
             "{}: failed to retrieve config item - ({}), {}",
-            self.location, self.token, self.reason
+            self.origin, self.token, self.reason
         )
     }
 }
 
-/// A failed run.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Bad flags or flag values.
-    #[error("{0}")]
-    Usage(String),
-    /// The input could not be read.
-    #[error("cannot read {name}: {source}")]
-    Input {
-        /// The input's name.
-        name: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Malformed tokens or envsubst failures; each line already carries its position.
-    #[error("{}", .0.join("\n"))]
-    Invalid(Vec<String>),
-    /// Tokens that could not be resolved (all of them).
-    #[error("{}\ntoken not found: {} of {total} token(s) could not be resolved", list(.failures), .failures.len())]
-    Unresolved {
-        /// Each failure.
-        failures: Vec<TokenFailure>,
-        /// How many tokens there were.
-        total: usize,
-    },
-    /// Plugins that are not on disk.
-    #[error("configmanager provider: ( {prefix} ) plugin does not exist; looked for:\n{}", tried.iter().map(|p| format!("  {}", p.display())).collect::<Vec<_>>().join("\n"))]
-    PluginNotFound {
-        /// The prefix.
-        prefix: String,
-        /// Every path tried.
-        tried: Vec<PathBuf>,
-    },
-    /// Plugins that did not start.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    PluginStart(Vec<StartError>),
-    /// Plugins refused by the integrity checks (lock file, permissions).
-    #[error("{}", .0.iter().map(|e| format!("providers not initialised, {e}")).collect::<Vec<_>>().join("\n"))]
-    PluginRefused(Vec<crate::plugin::lock::IntegrityError>),
-    /// `cm plugin install`, `cm init` and `cm plugin list` problems.
-    #[error(transparent)]
-    Manage(#[from] crate::plugin::manage::ManageError),
-    /// `cm init` found plugins missing.
-    #[error("{} plugin(s) missing: {}", .0.len(), .0.join(", "))]
-    PluginsMissing(Vec<String>),
-    /// Output that could not be produced or written.
-    #[error("cannot write {name}: {reason}")]
-    Output {
-        /// Where.
-        name: String,
-        /// Why.
-        reason: String,
-    },
-    /// Output that cannot be expressed in the chosen format (name collisions, NUL in values).
-    #[error("{0}")]
-    Format(String),
-    /// SIGINT or SIGTERM.
-    #[error("interrupted by {}", if *.0 == 2 { "SIGINT" } else { "SIGTERM" })]
-    Interrupted(i32),
+impl fmt::Display for MissingPlugin {
+    /// configmanager's wording, then every path tried.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "configmanager provider: ( {} ) plugin does not exist; looked for:",
+            self.prefix
+        )?;
+        for path in &self.tried {
+            write!(f, "\n  {}", path.display())?;
+        }
+        Ok(())
+    }
 }
 
-fn list(failures: &[TokenFailure]) -> String {
-    failures
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProviderError::Timeout { plugin, after } => write!(
+                f,
+                "plugin {plugin} did not answer within {} (see --timeout)",
+                humantime(*after)
+            ),
+            ProviderError::Crashed { plugin, detail } => write!(
+                f,
+                "plugin {plugin} closed the connection (it may have crashed): {}",
+                if detail.is_empty() {
+                    "no detail"
+                } else {
+                    detail
+                }
+            ),
+            ProviderError::Refused { plugin, why } => match why {
+                Refusal::TooLarge { limit_bytes } => write!(
+                    f,
+                    "plugin {plugin} returned a value larger than the {} MiB limit",
+                    limit_bytes / (1024 * 1024)
+                ),
+                Refusal::Unimplemented(message) => write!(
+                    f,
+                    "plugin {plugin} does not implement /proto.TokenStore/Value: {message}"
+                ),
+                Refusal::Failed { code, message } => {
+                    write!(f, "plugin {plugin} failed: {code}: {message}")
+                }
+                Refusal::ShuttingDown => f.write_str("plugin is shutting down"),
+            },
+            ProviderError::Store(message) => f.write_str(message),
+            ProviderError::EnvUnset(name) => {
+                write!(f, "environment variable {name} is not set")
+            }
+            ProviderError::FileUnreadable { path, reason } => {
+                write!(f, "cannot read file {}: {reason}", path.display())
+            }
+            ProviderError::NoProvider(prefix) => write!(f, "no provider for prefix {prefix}"),
+            ProviderError::PathNotUtf8 => f.write_str("the path is not valid UTF-8"),
+        }
+    }
 }
+
+impl std::error::Error for ProviderError {}
 
 /// Every exit status of `cm` and what it means, in the words the man pages and `cm --help` use.
 /// [`Error::exit_code`] is the only place that picks one; a test checks the two agree.
@@ -163,21 +472,37 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    fn at(line: usize, column: usize) -> Position {
+        Position { line, column }
+    }
+
+    fn failure(origin: Origin, token: &str, reason: FailureReason) -> TokenFailure {
+        TokenFailure {
+            origin,
+            token: token.into(),
+            reason,
+        }
+    }
+
+    fn store(message: &str) -> FailureReason {
+        FailureReason::Provider(ProviderError::Store(message.into()))
+    }
 
     #[test]
     fn unresolved_lists_every_token_in_configmanager_words() {
         let e = Error::Unresolved {
             failures: vec![
-                TokenFailure {
-                    location: "t.yaml:3:7".into(),
-                    token: "AWSSECRETS:///a".into(),
-                    reason: "boom".into(),
-                },
-                TokenFailure {
-                    location: "--token 2".into(),
-                    token: "VAULT://b".into(),
-                    reason: "nope".into(),
-                },
+                failure(
+                    Origin::Input {
+                        name: "t.yaml".into(),
+                        pos: at(3, 7),
+                    },
+                    "AWSSECRETS:///a",
+                    store("boom"),
+                ),
+                failure(Origin::Flag(2), "VAULT://b", store("nope")),
             ],
             total: 5,
         };
@@ -192,19 +517,19 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        assert_eq!(Error::Usage(String::new()).exit_code(), 2);
+        assert_eq!(Error::Usage(UsageError::NoHome).exit_code(), 2);
         assert_eq!(
-            Error::PluginNotFound {
+            Error::PluginNotFound(vec![MissingPlugin {
                 prefix: "X".into(),
                 tried: vec![]
-            }
+            }])
             .exit_code(),
             3
         );
         assert_eq!(
             Error::Output {
                 name: "f".into(),
-                reason: "r".into()
+                source: io::Error::other("r"),
             }
             .exit_code(),
             4
@@ -220,25 +545,22 @@ mod tests {
                 failures: vec![],
                 total: 0,
             },
-            Error::Usage(String::new()),
+            Error::Usage(UsageError::NoHome),
             Error::Input {
                 name: String::new(),
-                source: std::io::Error::other("x"),
+                source: io::Error::other("x"),
             },
             Error::Invalid(vec![]),
-            Error::PluginNotFound {
-                prefix: String::new(),
-                tried: vec![],
-            },
+            Error::PluginNotFound(vec![]),
             Error::PluginStart(vec![]),
             Error::PluginRefused(vec![]),
             Error::PluginsMissing(vec![]),
-            Error::Manage(crate::plugin::manage::ManageError::Prefix(String::new())),
+            Error::Manage(ManageError::Prefix(String::new())),
             Error::Output {
                 name: String::new(),
-                reason: String::new(),
+                source: io::Error::other("x"),
             },
-            Error::Format(String::new()),
+            Error::Format(OutputError::NameCollision(vec![])),
             Error::Interrupted(2),
             Error::Interrupted(15),
         ];
@@ -252,13 +574,248 @@ mod tests {
 
     #[test]
     fn missing_plugin_message() {
-        let e = Error::PluginNotFound {
+        let e = Error::PluginNotFound(vec![MissingPlugin {
             prefix: "awssecrets".into(),
             tried: vec!["/a/x".into(), "/b/x".into()],
-        };
+        }]);
         assert_eq!(
             e.to_string(),
             "configmanager provider: ( awssecrets ) plugin does not exist; looked for:\n  /a/x\n  /b/x"
+        );
+    }
+
+    #[test]
+    fn every_missing_plugin_is_listed_with_its_paths() {
+        let e = Error::PluginNotFound(vec![
+            MissingPlugin {
+                prefix: "awssecrets".into(),
+                tried: vec!["/a/s".into()],
+            },
+            MissingPlugin {
+                prefix: "vault".into(),
+                tried: vec!["/a/v".into(), "/b/v".into()],
+            },
+        ]);
+        assert_eq!(
+            e.to_string(),
+            "configmanager provider: ( awssecrets ) plugin does not exist; looked for:\n  /a/s\n\
+             configmanager provider: ( vault ) plugin does not exist; looked for:\n  /a/v\n  /b/v"
+        );
+    }
+
+    #[test]
+    fn usage_messages() {
+        let cases: Vec<(UsageError, &str)> = vec![
+            (
+                UsageError::Grammar(GrammarError::EmptyTokenSeparator),
+                "config validation failed, tokenseparator cannot be empty",
+            ),
+            (
+                UsageError::Seconds {
+                    flag: "--timeout",
+                    value: -1.5,
+                },
+                "--timeout must be a positive number of seconds, got -1.5",
+            ),
+            (
+                UsageError::Concurrency { max: 1024, got: 0 },
+                "--concurrency must be between 1 and 1024, got 0",
+            ),
+            (
+                UsageError::CurrentDir(io::Error::other("gone")),
+                "cannot read the current directory: gone",
+            ),
+            (
+                UsageError::Runtime(io::Error::other("no")),
+                "cannot start the async runtime: no",
+            ),
+            (
+                UsageError::NoHome,
+                "--global: cannot find the home directory",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(Error::Usage(e).to_string(), text);
+        }
+    }
+
+    fn scan_error(kind: ScanErrorKind, text: &str, pos: Position) -> ScanError {
+        ScanError {
+            kind,
+            span: Span::new(0, text.len()),
+            pos,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn input_problem_messages_carry_their_positions() {
+        let e = Error::Invalid(vec![
+            InputProblem::Scan {
+                input: "t.yaml".into(),
+                error: scan_error(ScanErrorKind::EmptyPath, "VAULT://", at(2, 9)),
+            },
+            InputProblem::Envsubst {
+                input: "<stdin>".into(),
+                error: EnvsubstError {
+                    pos: at(1, 3),
+                    kind: EnvsubstErrorKind::Unset("NOPE".into()),
+                },
+            },
+            InputProblem::FlagEnvsubst {
+                flag: 2,
+                arg: "ENV://$X".into(),
+                kind: EnvsubstErrorKind::Empty("X".into()),
+            },
+            InputProblem::FlagScan {
+                flag: 3,
+                error: scan_error(ScanErrorKind::EmptyMetadata, "ENV://a[]", at(1, 1)),
+            },
+            InputProblem::NotAToken {
+                flag: 4,
+                arg: "hello".into(),
+                token_separator: "://".into(),
+                key_separator: '|',
+                prefixes: vec!["ENV".into(), "FILE".into()],
+            },
+        ]);
+        assert_eq!(
+            e.to_string(),
+            "t.yaml:2:9: path cannot be empty in token `VAULT://`\n\
+             <stdin>:1:3: variable `NOPE` is not set\n\
+             --token 2: variable `X` is empty in `ENV://$X`\n\
+             --token 3: metadata brackets must include at least one set of key=value pairs in token `ENV://a[]`\n\
+             --token 4: `hello` is not a token; expected PREFIX://PATH[|KEY][[METADATA]] with a known prefix (ENV, FILE)"
+        );
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn provider_failure_messages() {
+        let p = |e: ProviderError| e.to_string();
+        let plugin = || "AWSSECRETS".to_string();
+        assert_eq!(
+            p(ProviderError::Timeout {
+                plugin: plugin(),
+                after: Duration::from_millis(1500)
+            }),
+            "plugin AWSSECRETS did not answer within 1.5s (see --timeout)"
+        );
+        assert_eq!(
+            p(ProviderError::Crashed {
+                plugin: plugin(),
+                detail: "broken pipe".into()
+            }),
+            "plugin AWSSECRETS closed the connection (it may have crashed): broken pipe"
+        );
+        assert_eq!(
+            p(ProviderError::Crashed {
+                plugin: plugin(),
+                detail: String::new()
+            }),
+            "plugin AWSSECRETS closed the connection (it may have crashed): no detail"
+        );
+        let refused = |why| ProviderError::Refused {
+            plugin: plugin(),
+            why,
+        };
+        assert_eq!(
+            p(refused(Refusal::TooLarge {
+                limit_bytes: 64 << 20
+            })),
+            "plugin AWSSECRETS returned a value larger than the 64 MiB limit"
+        );
+        assert_eq!(
+            p(refused(Refusal::Unimplemented("unknown service".into()))),
+            "plugin AWSSECRETS does not implement /proto.TokenStore/Value: unknown service"
+        );
+        assert_eq!(
+            p(refused(Refusal::Failed {
+                code: "Aborted".into(),
+                message: "why".into()
+            })),
+            "plugin AWSSECRETS failed: Aborted: why"
+        );
+        assert_eq!(p(refused(Refusal::ShuttingDown)), "plugin is shutting down");
+        assert_eq!(
+            p(ProviderError::Store(
+                "implementation X error: boom for token: t".into()
+            )),
+            "implementation X error: boom for token: t"
+        );
+        assert_eq!(
+            p(ProviderError::EnvUnset("HOME2".into())),
+            "environment variable HOME2 is not set"
+        );
+        assert_eq!(
+            p(ProviderError::FileUnreadable {
+                path: "/x/s.json".into(),
+                reason: "No such file or directory (os error 2)".into()
+            }),
+            "cannot read file /x/s.json: No such file or directory (os error 2)"
+        );
+        assert_eq!(
+            p(ProviderError::NoProvider("Y".into())),
+            "no provider for prefix Y"
+        );
+        assert_eq!(p(ProviderError::PathNotUtf8), "the path is not valid UTF-8");
+    }
+
+    #[test]
+    fn lookup_failures_read_like_the_lookup_error() {
+        let f = failure(
+            Origin::Flag(1),
+            "X://a|k",
+            FailureReason::Lookup(LookupError::NotFound("k".into())),
+        );
+        assert_eq!(
+            f.to_string(),
+            "--token 1: failed to retrieve config item - (X://a|k), key path `k` not found in the value"
+        );
+    }
+
+    #[test]
+    fn remaining_messages() {
+        let cases: Vec<(Error, &str)> = vec![
+            (
+                Error::Input {
+                    name: "t.yaml".into(),
+                    source: io::Error::other("denied"),
+                },
+                "cannot read t.yaml: denied",
+            ),
+            (
+                Error::Output {
+                    name: "stdout".into(),
+                    source: io::Error::other("full"),
+                },
+                "cannot write stdout: full",
+            ),
+            (
+                Error::PluginsMissing(vec!["a".into(), "b".into()]),
+                "2 plugin(s) missing: a, b",
+            ),
+            (
+                Error::PluginRefused(vec![IntegrityError::WorldWritable {
+                    path: "/p".into(),
+                    mode: 0o777,
+                }]),
+                "providers not initialised, refusing to run /p: it is world-writable (mode 777); chmod o-w it",
+            ),
+            (
+                Error::Format(OutputError::Io(io::Error::other("x"))),
+                "cannot write output: x",
+            ),
+            (Error::Interrupted(2), "interrupted by SIGINT"),
+            (Error::Interrupted(15), "interrupted by SIGTERM"),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text, "{e:?}");
+        }
+        // Plugin management errors read as their own module words them.
+        assert_eq!(
+            Error::Manage(ManageError::Prefix("a-b".into())).to_string(),
+            ManageError::Prefix("a-b".into()).to_string()
         );
     }
 }

@@ -10,7 +10,7 @@ use memchr::memmem;
 
 /// The implementation prefixes configmanager v3 knows. Any other prefix (a plugin found on disk,
 /// a built-in provider of `cm`) is added with [`Grammar::with_prefixes`].
-pub const CONFIGMANAGER_PREFIXES: [&str; 7] = [
+pub(crate) const CONFIGMANAGER_PREFIXES: [&str; 7] = [
     "AWSSECRETS",
     "AWSPARAMSTR",
     "AZKVSECRET",
@@ -21,10 +21,7 @@ pub const CONFIGMANAGER_PREFIXES: [&str; 7] = [
 ];
 
 /// configmanager's default token separator (`AWSSECRETS://...`).
-pub const DEFAULT_TOKEN_SEPARATOR: &str = "://";
-
-/// configmanager's default key separator (`...|key.path`).
-pub const DEFAULT_KEY_SEPARATOR: char = '|';
+pub(crate) const DEFAULT_TOKEN_SEPARATOR: &str = "://";
 
 /// Invalid separators. The messages are configmanager's, so scripts that grep for them keep
 /// working.

@@ -1,26 +1,34 @@
 //! cm: a command-line secret resolver compatible with configmanager v3 and its go-plugin
 //! provider plugins.
 //!
-//! Data flows one way: input -> [`scan`] -> [`plan`] -> fetch ([`resolve`] over built-in
-//! providers and [`plugin`]s) -> [`lookup`] -> [`render`] / [`output`] -> [`atomic`] write.
+//! Data flows one way: input -> `scan` -> `plan` -> fetch (`resolve` over built-in providers
+//! and [`plugin`]s) -> `lookup` -> `render` / `output` -> `atomic` write. The API is small:
+//! [`run`] a parsed [`cli::Cli`], get a [`Error`] with its exit code; the [`plugin`] module
+//! holds the SDK for writing plugins. Every other module is internal (the README's module map
+//! says what each owns).
 
-pub mod atomic;
-pub mod builtin;
+mod atomic;
+mod builtin;
 pub mod cli;
-pub mod config;
-pub mod envsubst;
+mod config;
+mod envsubst;
 pub mod error;
-pub mod grammar;
-pub mod lookup;
-pub mod output;
-pub mod plan;
+mod grammar;
+mod json;
+mod logging;
+mod lookup;
+mod output;
+mod plan;
 pub mod plugin;
-pub mod provider;
-pub mod render;
-pub mod resolve;
+mod position;
+mod provider;
+mod render;
+mod report;
+mod resolve;
 mod run;
-pub mod scan;
-pub mod secret;
+mod scan;
+mod secret;
+mod signals;
 
 pub use error::Error;
 pub use run::run;
@@ -33,3 +41,17 @@ pub const VERSION: &str = concat!(
     env!("CM_GIT_REVISION"),
     ")"
 );
+
+/// Internals that cm's own fuzz targets (`fuzz/`) and benchmarks (`benches/`) drive directly.
+/// Not API: it may change in any release.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::envsubst::expand;
+    pub use crate::grammar::Grammar;
+    pub use crate::lookup::lookup;
+    pub use crate::plan::{FetchKey, Plan};
+    pub use crate::provider::{BoxFuture, Provider};
+    pub use crate::render::render;
+    pub use crate::resolve::{Providers, fetch_all};
+    pub use crate::scan::{Scan, Token, scan};
+}

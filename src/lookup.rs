@@ -16,11 +16,11 @@
 //!
 //! Results keep the value's own text: numbers are not reparsed (a 20-digit id stays exact),
 //! and only insignificant whitespace is removed from objects and arrays. So the value is
-//! validated with `serde_json`, then walked here as a tree of spans. Pure: no I/O.
+//! validated with `serde_json`, then walked as a tree of spans ([`crate::json`]). Pure: no I/O.
 
 use std::borrow::Cow;
 
-use serde::de::IgnoredAny;
+use crate::json::{Kind, ROOT, Tree};
 
 /// Why a key path gave no value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,10 +52,10 @@ pub fn lookup<'v>(value: &'v [u8], key_path: &[u8]) -> Result<Cow<'v, [u8]>, Loo
     let key = std::str::from_utf8(key_path).map_err(|_| not_found())?;
     let segments: Vec<&str> = key.split('.').collect();
 
-    let found = match tree.follow(ROOT, &segments) {
+    let found = match follow(&tree, ROOT, &segments) {
         Some(node) => node,
         None => {
-            let mut matches = (0..tree.nodes.len()).filter_map(|n| tree.follow(n, &segments));
+            let mut matches = (0..tree.nodes.len()).filter_map(|n| follow(&tree, n, &segments));
             match (matches.next(), matches.next()) {
                 (None, _) => return Err(not_found()),
                 (Some(node), None) => node,
@@ -71,275 +71,24 @@ pub fn lookup<'v>(value: &'v [u8], key_path: &[u8]) -> Result<Cow<'v, [u8]>, Loo
     Ok(tree.text_of(found))
 }
 
-/// Index of the root node in [`Tree::nodes`].
-const ROOT: usize = 0;
-
-/// A parsed JSON value: nodes in document order, each with its span in the source text.
-struct Tree<'v> {
-    text: &'v str,
-    nodes: Vec<Node<'v>>,
-}
-
-struct Node<'v> {
-    start: usize,
-    end: usize,
-    kind: Kind<'v>,
-}
-
-enum Kind<'v> {
-    /// Members in document order: decoded key and node index. A duplicated key resolves to
-    /// its last member, as in `serde_json` and Go's `encoding/json`.
-    Object(Vec<(Cow<'v, str>, usize)>),
-    Array(Vec<usize>),
-    String,
-    /// Number, `true`, `false` or `null`.
-    Scalar,
-}
-
-impl<'v> Tree<'v> {
-    /// Parses `value`, or `None` if it is not JSON (or nested deeper than `serde_json`
-    /// accepts, which bounds the recursion below).
-    fn parse(value: &'v [u8]) -> Option<Tree<'v>> {
-        let text = std::str::from_utf8(value).ok()?;
-        serde_json::from_str::<IgnoredAny>(text).ok()?;
-        let mut tree = Tree {
-            text,
-            nodes: Vec::new(),
-        };
-        let mut pos = 0;
-        tree.parse_value(&mut pos);
-        Some(tree)
-    }
-
-    /// Parses one value at `*pos` (after optional whitespace) of text already known to be
-    /// valid JSON, and returns its node index.
-    fn parse_value(&mut self, pos: &mut usize) -> usize {
-        let bytes = self.text.as_bytes();
-        self.skip_whitespace(pos);
-        let index = self.nodes.len();
-        let start = *pos;
-        self.nodes.push(Node {
-            start,
-            end: start,
-            kind: Kind::Scalar,
-        });
-        let kind = match bytes[start] {
-            b'{' => {
-                *pos += 1;
-                let mut members = Vec::new();
-                loop {
-                    self.skip_whitespace(pos);
-                    match bytes[*pos] {
-                        b'}' => break,
-                        b',' => *pos += 1,
-                        _ => {
-                            let key_start = *pos;
-                            self.skip_string(pos);
-                            let key = decode_string(&self.text[key_start..*pos]);
-                            self.skip_whitespace(pos);
-                            *pos += 1; // the ':'
-                            let child = self.parse_value(pos);
-                            members.push((key, child));
-                        }
-                    }
-                }
-                *pos += 1;
-                Kind::Object(members)
+/// The node reached by following `segments` from `from`, if any.
+fn follow(tree: &Tree<'_>, from: usize, segments: &[&str]) -> Option<usize> {
+    segments
+        .iter()
+        .try_fold(from, |node, segment| match &tree.nodes[node].kind {
+            Kind::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(key, _)| key == segment)
+                .map(|&(_, child)| child),
+            // Only plain decimal indices: `+1` or `01` are keys, not positions.
+            Kind::Array(items) if segment.bytes().all(|b| b.is_ascii_digit()) => {
+                let canonical = *segment == "0" || !segment.starts_with('0');
+                let index: usize = segment.parse().ok().filter(|_| canonical)?;
+                items.get(index).copied()
             }
-            b'[' => {
-                *pos += 1;
-                let mut items = Vec::new();
-                loop {
-                    self.skip_whitespace(pos);
-                    match bytes[*pos] {
-                        b']' => break,
-                        b',' => *pos += 1,
-                        _ => items.push(self.parse_value(pos)),
-                    }
-                }
-                *pos += 1;
-                Kind::Array(items)
-            }
-            b'"' => {
-                self.skip_string(pos);
-                Kind::String
-            }
-            _ => {
-                while *pos < bytes.len()
-                    && !matches!(
-                        bytes[*pos],
-                        b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'
-                    )
-                {
-                    *pos += 1;
-                }
-                Kind::Scalar
-            }
-        };
-        self.nodes[index].end = *pos;
-        self.nodes[index].kind = kind;
-        index
-    }
-
-    fn skip_whitespace(&self, pos: &mut usize) {
-        let bytes = self.text.as_bytes();
-        while *pos < bytes.len() && matches!(bytes[*pos], b' ' | b'\t' | b'\n' | b'\r') {
-            *pos += 1;
-        }
-    }
-
-    /// Moves `*pos` from an opening quote to just past the closing one.
-    fn skip_string(&self, pos: &mut usize) {
-        let bytes = self.text.as_bytes();
-        *pos += 1;
-        loop {
-            match bytes[*pos] {
-                b'"' => break,
-                b'\\' => *pos += 2,
-                _ => *pos += 1,
-            }
-        }
-        *pos += 1;
-    }
-
-    /// The node reached by following `segments` from `from`, if any.
-    fn follow(&self, from: usize, segments: &[&str]) -> Option<usize> {
-        segments
-            .iter()
-            .try_fold(from, |node, segment| match &self.nodes[node].kind {
-                Kind::Object(members) => members
-                    .iter()
-                    .rev()
-                    .find(|(key, _)| key == segment)
-                    .map(|&(_, child)| child),
-                // Only plain decimal indices: `+1` or `01` are keys, not positions.
-                Kind::Array(items) if segment.bytes().all(|b| b.is_ascii_digit()) => {
-                    let canonical = *segment == "0" || !segment.starts_with('0');
-                    let index: usize = segment.parse().ok().filter(|_| canonical)?;
-                    items.get(index).copied()
-                }
-                _ => None,
-            })
-    }
-
-    /// A node's value as text: strings unquoted, everything else compact JSON.
-    fn text_of(&self, node: usize) -> Cow<'v, [u8]> {
-        let node = &self.nodes[node];
-        let raw = &self.text[node.start..node.end];
-        match node.kind {
-            Kind::String => match decode_string(raw) {
-                Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-                Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-            },
-            Kind::Scalar => Cow::Borrowed(raw.as_bytes()),
-            Kind::Object(_) | Kind::Array(_) => compact(raw),
-        }
-    }
-}
-
-/// The contents of a JSON string literal (quotes included in `literal`), unescaped.
-fn decode_string(literal: &str) -> Cow<'_, str> {
-    let inner = &literal[1..literal.len() - 1];
-    if !inner.contains('\\') {
-        return Cow::Borrowed(inner);
-    }
-    // Escapes are rare in keys and values; serde_json knows all of them (and surrogate pairs).
-    // It refuses a lone surrogate (`"\ud800"`), which the grammar-only validation lets through
-    // (found by `cargo fuzz run lookup`): that escape becomes U+FFFD, as Go's encoding/json
-    // and JavaScript's decoders do.
-    match serde_json::from_str(literal) {
-        Ok(s) => Cow::Owned(s),
-        Err(_) => Cow::Owned(unescape_lossy(inner)),
-    }
-}
-
-/// Unescapes the inside of a JSON string known to match the grammar, turning any unpaired
-/// surrogate into U+FFFD.
-fn unescape_lossy(inner: &str) -> String {
-    let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars();
-    let hex4 = |chars: &mut std::str::Chars<'_>| {
-        let digits: String = chars.by_ref().take(4).collect();
-        u32::from_str_radix(&digits, 16).unwrap_or(0xFFFD)
-    };
-    let mut pending_high: Option<u32> = None;
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            if pending_high.take().is_some() {
-                out.push('\u{FFFD}');
-            }
-            out.push(c);
-            continue;
-        }
-        let escaped = chars.next().unwrap_or('\\');
-        if escaped != 'u' {
-            if pending_high.take().is_some() {
-                out.push('\u{FFFD}');
-            }
-            out.push(match escaped {
-                'b' => '\u{8}',
-                'f' => '\u{c}',
-                'n' => '\n',
-                'r' => '\r',
-                't' => '\t',
-                other => other, // `"`, `\\`, `/`
-            });
-            continue;
-        }
-        let unit = hex4(&mut chars);
-        match (pending_high.take(), unit) {
-            (Some(high), 0xDC00..=0xDFFF) => {
-                let code = 0x10000 + ((high - 0xD800) << 10) + (unit - 0xDC00);
-                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
-            }
-            (high, 0xD800..=0xDBFF) => {
-                if high.is_some() {
-                    out.push('\u{FFFD}');
-                }
-                pending_high = Some(unit);
-            }
-            (high, _) => {
-                if high.is_some() {
-                    out.push('\u{FFFD}');
-                }
-                out.push(char::from_u32(unit).unwrap_or('\u{FFFD}'));
-            }
-        }
-    }
-    if pending_high.is_some() {
-        out.push('\u{FFFD}');
-    }
-    out
-}
-
-/// `raw` (valid JSON) without the whitespace between tokens; strings are kept verbatim.
-fn compact(raw: &str) -> Cow<'_, [u8]> {
-    let bytes = raw.as_bytes();
-    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
-    if !bytes.iter().copied().any(is_space) {
-        return Cow::Borrowed(bytes);
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-            out.push(b);
-        } else if !is_space(b) {
-            out.push(b);
-        }
-    }
-    Cow::Owned(out)
+            _ => None,
+        })
 }
 
 #[cfg(test)]
@@ -492,14 +241,6 @@ mod tests {
         ));
         assert!(matches!(lookup(value, b"d").unwrap(), Cow::Owned(_)));
         assert_eq!(lookup(value, b"e").unwrap(), &br#"{"f":1}"#[..]);
-    }
-
-    #[test]
-    fn compact_keeps_whitespace_inside_strings() {
-        assert_eq!(
-            &*compact(r#"{ "a b" : [ "c \" d" , 1 ] }"#),
-            br#"{"a b":["c \" d",1]}"#
-        );
     }
 
     /// Found by `cargo fuzz run lookup`: a number whose exponent is out of `f64`'s range is

@@ -33,13 +33,14 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::Secret;
+use crate::json::{Kind, ROOT, Tree};
 
 /// Name used when neither the path nor the key path contains anything usable (e.g. path `/`).
-pub const FALLBACK_NAME: &str = "VALUE";
+pub(crate) const FALLBACK_NAME: &str = "VALUE";
 
 /// One variable to write: a name, a value, and where it came from (for error messages).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Var {
+pub(crate) struct Var {
     /// The variable name; [`var_name`] and [`vars_for_token`] only produce `[A-Za-z_][A-Za-z0-9_]*`.
     pub name: String,
     /// The value.
@@ -52,7 +53,7 @@ pub struct Var {
 
 impl Var {
     /// A variable for a whole token value (not expanded from JSON).
-    pub fn new(name: impl Into<String>, value: Secret, source: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>, value: Secret, source: impl Into<String>) -> Self {
         Var {
             name: name.into(),
             value,
@@ -62,7 +63,7 @@ impl Var {
     }
 
     /// Where the variable came from, for messages: `` `TOKEN` `` or `` `TOKEN` (JSON key `k`) ``.
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         match &self.json_key {
             None => format!("`{}`", self.source),
             Some(k) => format!("`{}` (JSON key `{}`)", self.source, k),
@@ -72,7 +73,7 @@ impl Var {
 
 /// Output format of `cm retrieve`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Format {
+pub(crate) enum Format {
     /// `export NAME='value'` lines for `. ./app.env` in a POSIX shell (configmanager's format).
     #[default]
     Export,
@@ -176,7 +177,7 @@ fn lines<T>(items: &[T], f: impl Fn(&T) -> String) -> String {
 /// path), the base is [`FALLBACK_NAME`] (`VALUE`, or `VALUE__HOST` with key path `host`).
 /// Upper-casing is ASCII-only, so one character never turns into several (`ß` gives `_`, not
 /// `SS`).
-pub fn var_name(path: &[u8], key_path: Option<&[u8]>, key_separator: char) -> String {
+pub(crate) fn var_name(path: &[u8], key_path: Option<&[u8]>, key_separator: char) -> String {
     let path = String::from_utf8_lossy(path);
     let base = path
         .rsplit('/')
@@ -237,7 +238,7 @@ fn no_leading_digit(name: String) -> String {
 /// Anything else (not JSON, not an object, or `{}`) is one variable `name` with the value
 /// unchanged. `{}` is kept whole rather than expanded into nothing, so a token never silently
 /// disappears from the output.
-pub fn vars_for_token(
+pub(crate) fn vars_for_token(
     name: String,
     value: &Secret,
     token_text: &str,
@@ -268,9 +269,10 @@ pub fn vars_for_token(
 /// The members of `bytes` if it is one JSON object: (key, rendered member value), in source
 /// order, duplicates resolved last-wins.
 ///
-/// serde_json validates the document; a small scanner then walks the (now known to be valid)
-/// text to keep source order and each member's exact text, which `serde_json::Value` would
-/// lose (its map is sorted and its numbers are re-formatted).
+/// serde_json validates the document (strictly: into a `Value`, which also refuses lone
+/// surrogate escapes anywhere in it); the shared span walker ([`crate::json`]) then keeps source
+/// order and each member's exact text, which `serde_json::Value` would lose (its map is sorted
+/// and its numbers are re-formatted).
 fn json_object_members(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
     if *first != b'{' {
@@ -280,131 +282,24 @@ fn json_object_members(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     if !parsed.is_object() {
         return None;
     }
-
+    let text = std::str::from_utf8(bytes).ok()?;
+    let tree = Tree::from_valid(text);
+    let Kind::Object(all) = &tree.nodes[ROOT].kind else {
+        return None;
+    };
     let mut members: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut i = skip_ws(bytes, 0);
-    debug_assert_eq!(bytes[i], b'{');
-    i = skip_ws(bytes, i + 1);
-    if bytes.get(i) == Some(&b'}') {
-        return Some(members);
-    }
-    loop {
-        let key_end = string_end(bytes, i)?;
-        let key: String = serde_json::from_slice(&bytes[i..key_end]).ok()?;
-        i = skip_ws(bytes, key_end);
-        if bytes.get(i) != Some(&b':') {
-            return None;
-        }
-        let start = skip_ws(bytes, i + 1);
-        let end = value_end(bytes, start)?;
-        let raw = &bytes[start..end];
-        let rendered = match raw[0] {
-            b'"' => serde_json::from_slice::<String>(raw).ok()?.into_bytes(),
-            b'{' | b'[' => compact(raw),
-            _ => raw.to_vec(),
-        };
-        match index.get(&key) {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (key, node) in all {
+        let rendered = tree.text_of(*node).into_owned();
+        match index.get(key.as_ref()) {
             Some(&at) => members[at].1 = rendered,
             None => {
-                index.insert(key.clone(), members.len());
-                members.push((key, rendered));
-            }
-        }
-        i = skip_ws(bytes, end);
-        match bytes.get(i) {
-            Some(b',') => i = skip_ws(bytes, i + 1),
-            Some(b'}') => return Some(members),
-            _ => return None,
-        }
-    }
-}
-
-fn is_json_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
-    while i < bytes.len() && is_json_ws(bytes[i]) {
-        i += 1;
-    }
-    i
-}
-
-/// End (exclusive) of the JSON string starting at `i` (which must be `"`).
-fn string_end(bytes: &[u8], i: usize) -> Option<usize> {
-    if bytes.get(i) != Some(&b'"') {
-        return None;
-    }
-    let mut j = i + 1;
-    while j < bytes.len() {
-        match bytes[j] {
-            b'\\' => j += 2,
-            b'"' => return Some(j + 1),
-            _ => j += 1,
-        }
-    }
-    None
-}
-
-/// End (exclusive) of the JSON value starting at `i`.
-fn value_end(bytes: &[u8], i: usize) -> Option<usize> {
-    match *bytes.get(i)? {
-        b'"' => string_end(bytes, i),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while j < bytes.len() {
-                match bytes[j] {
-                    b'"' => {
-                        j = string_end(bytes, j)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            None
-        }
-        _ => {
-            let mut j = i;
-            while j < bytes.len()
-                && !matches!(bytes[j], b',' | b'}' | b']')
-                && !is_json_ws(bytes[j])
-            {
-                j += 1;
-            }
-            Some(j)
-        }
-    }
-}
-
-/// Valid JSON text without the whitespace between tokens.
-fn compact(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut j = 0;
-    while j < raw.len() {
-        match raw[j] {
-            b'"' => {
-                let end = string_end(raw, j).unwrap_or(raw.len());
-                out.extend_from_slice(&raw[j..end]);
-                j = end;
-            }
-            b if is_json_ws(b) => j += 1,
-            b => {
-                out.push(b);
-                j += 1;
+                index.insert(key.as_ref(), members.len());
+                members.push((key.clone().into_owned(), rendered));
             }
         }
     }
-    out
+    Some(members)
 }
 
 /// Puts the variables of a run in output order and rejects conflicting names.
@@ -412,7 +307,7 @@ fn compact(raw: &[u8]) -> Vec<u8> {
 /// Order is first-seen order. A name seen again with the same value is dropped silently (two
 /// tokens for the same secret, or the same token given twice); a name seen again with a
 /// different value is a [`Collision`]. Every collision is reported, not just the first.
-pub fn collect(vars: impl IntoIterator<Item = Var>) -> Result<Vec<Var>, OutputError> {
+pub(crate) fn collect(vars: impl IntoIterator<Item = Var>) -> Result<Vec<Var>, OutputError> {
     let mut out: Vec<Var> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut collisions = Vec::new();
@@ -442,7 +337,7 @@ pub fn collect(vars: impl IntoIterator<Item = Var>) -> Result<Vec<Var>, OutputEr
 /// Every value is checked before anything is written, so on [`OutputError::NulInValue`] or
 /// [`OutputError::NotUtf8`] `w` receives nothing. The output is built in memory and handed to
 /// `w` in one `write_all`, so an unbuffered writer is fine.
-pub fn write(format: Format, vars: &[Var], w: &mut impl Write) -> Result<(), OutputError> {
+pub(crate) fn write(format: Format, vars: &[Var], w: &mut impl Write) -> Result<(), OutputError> {
     check(format, vars)?;
     let mut buf = Vec::new();
     match format {

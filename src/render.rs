@@ -24,7 +24,7 @@ where
 }
 
 /// Like [`render`], appending to `out` (so a buffer can be reused across inputs).
-pub fn render_into<'a, I>(input: &[u8], replacements: I, out: &mut Vec<u8>)
+pub(crate) fn render_into<'a, I>(input: &[u8], replacements: I, out: &mut Vec<u8>)
 where
     I: IntoIterator<Item = (Span, &'a [u8])>,
 {

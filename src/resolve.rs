@@ -1,17 +1,29 @@
-//! Run a fetch plan: every planned item fetched once, concurrently, from the provider of its
-//! prefix; then each token's value looked up (key path) in its item. Knows providers only through
-//! the `Provider` trait; limits on concurrent calls live in the providers themselves.
+//! The resolver: from located tokens to values. It plans the fetches (each item once), picks
+//! each prefix's provider from the [`Registry`] (reporting every missing plugin at once),
+//! checks plugin integrity, starts the plugins needed (once each, concurrently) and always
+//! shuts them down, fetches every item concurrently, looks up each token's key path in its
+//! item, and collects every failure (`--lax` keeps failed tokens as they were).
+//!
+//! It knows providers only through the `Provider` trait, so dedup, failure collection and
+//! `--lax` are unit-tested with an in-process provider; limits on concurrent calls live in the
+//! providers themselves.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
 
 use crate::Secret;
+use crate::error::{Error, FailureReason, MissingPlugin, Origin, TokenFailure};
 use crate::lookup::lookup;
-use crate::plan::FetchKey;
-use crate::provider::{Provider, ProviderError};
+use crate::plan::{FetchKey, Plan};
+use crate::plugin::discover::SearchPath;
+use crate::plugin::{HostOptions, PluginHost};
+use crate::provider::{Provider, ProviderError, Registry, Source};
+use crate::scan::Token;
+use crate::signals::Signals;
 
 /// The provider serving each prefix.
 #[derive(Default, Clone)]
@@ -45,8 +57,8 @@ pub async fn fetch_all(
     join_all(fetches.iter().map(|f| async move {
         let provider = providers
             .get(&f.prefix)
-            .ok_or_else(|| ProviderError::new(format!("no provider for prefix {}", f.prefix)))?;
-        let path = std::str::from_utf8(&f.path).map_err(|_| ProviderError::new("the path is not valid UTF-8"))?;
+            .ok_or_else(|| ProviderError::NoProvider(f.prefix.clone()))?;
+        let path = std::str::from_utf8(&f.path).map_err(|_| ProviderError::PathNotUtf8)?;
         let t = std::time::Instant::now();
         let r = provider.fetch(path, f.metadata.as_deref().unwrap_or_default()).await;
         // Path and size only: the value never reaches a log.
@@ -57,14 +69,181 @@ pub async fn fetch_all(
 }
 
 /// The value for one token: its item's value, or the part its key path selects.
-pub fn token_value<'v>(
+pub(crate) fn token_value<'v>(
     item: &'v Result<Secret, ProviderError>,
     key_path: Option<&[u8]>,
-) -> Result<Cow<'v, [u8]>, String> {
-    let value = item.as_ref().map_err(ToString::to_string)?;
+) -> Result<Cow<'v, [u8]>, FailureReason> {
+    let value = item
+        .as_ref()
+        .map_err(|e| FailureReason::Provider(e.clone()))?;
     match key_path {
         None => Ok(Cow::Borrowed(value.expose())),
-        Some(k) => lookup(value.expose(), k).map_err(|e| e.to_string()),
+        Some(k) => lookup(value.expose(), k).map_err(FailureReason::Lookup),
+    }
+}
+
+/// A token and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Located<'a> {
+    /// The text the token was scanned from.
+    pub(crate) input: &'a [u8],
+    /// The token.
+    pub(crate) token: &'a Token,
+    /// Where that text came from.
+    pub(crate) location: Location<'a>,
+}
+
+/// Where a token was found; turned into an owned [`Origin`] only for a token that failed, so a
+/// large template costs no string per token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Location<'a> {
+    /// In the named input, at the token's own position.
+    Input(&'a str),
+    /// The Nth `--token` flag.
+    Flag(usize),
+}
+
+impl Located<'_> {
+    fn origin(&self) -> Origin {
+        match self.location {
+            Location::Input(name) => Origin::Input {
+                name: name.to_string(),
+                pos: self.token.pos,
+            },
+            Location::Flag(n) => Origin::Flag(n),
+        }
+    }
+}
+
+/// What the resolver needs to know of the run.
+#[derive(Debug)]
+pub(crate) struct Resolver<'a> {
+    /// Which provider serves each prefix.
+    pub(crate) registry: &'a Registry,
+    /// Where plugins were looked for (to list the paths tried for a missing one).
+    pub(crate) search: &'a SearchPath,
+    /// Plugin start and call limits.
+    pub(crate) host: HostOptions,
+    /// `--require-lock`.
+    pub(crate) require_lock: bool,
+    /// `--lax`.
+    pub(crate) lax: bool,
+}
+
+impl Resolver<'_> {
+    /// Resolves every token: `Some(value)`, or `None` where it failed and `--lax` keeps it as it
+    /// was. Without `--lax` any failure fails the run, listing every failed token. Plugins are
+    /// shut down before this returns, whatever happened.
+    pub(crate) async fn resolve(
+        &self,
+        signals: &Signals,
+        tokens: &[Located<'_>],
+    ) -> Result<Vec<Option<Secret>>, Error> {
+        let mut plan = Plan::new();
+        let fetch_of: Vec<usize> = tokens.iter().map(|l| plan.add(l.input, l.token)).collect();
+        tracing::info!(tokens = tokens.len(), fetches = plan.len(), prefixes = ?plan.prefixes(), "plan");
+
+        let mut providers = Providers::default();
+        let mut wanted = Vec::new();
+        let mut missing = Vec::new();
+        for prefix in plan.prefixes() {
+            match self.registry.get(prefix) {
+                Some(Source::Plugin(path)) => wanted.push((prefix.to_string(), path.clone())),
+                Some(Source::Builtin(provider)) => providers.insert(prefix, provider.clone()),
+                None => missing.push(MissingPlugin {
+                    prefix: prefix.to_ascii_lowercase(),
+                    tried: self.search.candidates(prefix),
+                }),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::PluginNotFound(missing));
+        }
+        check_integrity(&wanted, self.require_lock)?;
+
+        let (host, start_errors) = tokio::select! {
+            r = PluginHost::start(wanted, self.host) => r,
+            signal = signals.wait() => return Err(Error::Interrupted(signal)),
+        };
+        let outcome = async {
+            if !start_errors.is_empty() {
+                return Err(Error::PluginStart(start_errors));
+            }
+            for prefix in plan.prefixes() {
+                if let Some(p) = host.provider(prefix) {
+                    providers.insert(prefix, p);
+                }
+            }
+            tokio::select! {
+                r = fetch_all(plan.fetches(), &providers) => Ok(r),
+                signal = signals.wait() => Err(Error::Interrupted(signal)),
+            }
+        }
+        .await;
+        // Providers hold plugin handles; drop them so shutdown owns each plugin.
+        drop(providers);
+        host.shutdown().await;
+        let results = outcome?;
+        self.collect(tokens, &fetch_of, &results)
+    }
+
+    /// Each token's value from its fetch, and every failure.
+    fn collect(
+        &self,
+        tokens: &[Located<'_>],
+        fetch_of: &[usize],
+        results: &[Result<Secret, ProviderError>],
+    ) -> Result<Vec<Option<Secret>>, Error> {
+        let mut values = Vec::with_capacity(tokens.len());
+        let mut failures = Vec::new();
+        for (l, &f) in tokens.iter().zip(fetch_of) {
+            match token_value(&results[f], l.token.key_path(l.input)) {
+                Ok(v) => values.push(Some(Secret::new(v.into_owned()))),
+                Err(reason) => {
+                    failures.push(TokenFailure {
+                        origin: l.origin(),
+                        token: String::from_utf8_lossy(l.token.text(l.input)).into_owned(),
+                        reason,
+                    });
+                    values.push(None);
+                }
+            }
+        }
+        if failures.is_empty() {
+            return Ok(values);
+        }
+        if self.lax {
+            for f in &failures {
+                tracing::warn!("{f} (left as it was: --lax)");
+            }
+            return Ok(values);
+        }
+        Err(Error::Unresolved {
+            failures,
+            total: tokens.len(),
+        })
+    }
+}
+
+/// Integrity first: nothing runs that the lock file does not approve. Every plugin is checked,
+/// and every refusal reported.
+fn check_integrity(wanted: &[(String, PathBuf)], require_lock: bool) -> Result<(), Error> {
+    let mut refused = Vec::new();
+    for (prefix, path) in wanted {
+        match crate::plugin::lock::verify(prefix, path, require_lock) {
+            Ok((status, warnings)) => {
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
+                tracing::debug!(plugin = %prefix, ?status, "plugin integrity");
+            }
+            Err(e) => refused.push(e),
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::PluginRefused(refused))
     }
 }
 
@@ -91,7 +270,7 @@ mod tests {
                 .push((path.to_string(), metadata.to_vec()));
             Box::pin(async move {
                 if path == "bad" {
-                    return Err(ProviderError::new("no such item"));
+                    return Err(ProviderError::Store("no such item".into()));
                 }
                 Ok(Secret::new(format!(
                     r#"{{"user":"u","port":5432,"path":"{path}"}}"#
@@ -138,14 +317,17 @@ mod tests {
         assert!(
             token_value(&results[1], Some(b"nope"))
                 .unwrap_err()
+                .to_string()
                 .contains("not found")
         );
         assert_eq!(
-            token_value(&results[2], Some(b"user")).unwrap_err(),
+            token_value(&results[2], Some(b"user"))
+                .unwrap_err()
+                .to_string(),
             "no such item"
         );
         assert_eq!(
-            token_value(&results[3], None).unwrap_err(),
+            token_value(&results[3], None).unwrap_err().to_string(),
             "no provider for prefix Y"
         );
         assert!(
@@ -155,5 +337,151 @@ mod tests {
                 .unwrap()
                 .contains(&("/a".to_string(), b"v=2".to_vec()))
         );
+    }
+
+    /// A resolver over a registry with only in-process providers: `X` counts its calls.
+    fn resolver_test<'a>(
+        registry: &'a Registry,
+        search: &'a SearchPath,
+        lax: bool,
+    ) -> Resolver<'a> {
+        Resolver {
+            registry,
+            search,
+            host: HostOptions::default(),
+            require_lock: false,
+            lax,
+        }
+    }
+
+    fn counting() -> Arc<Counting> {
+        Arc::new(Counting {
+            calls: Mutex::new(vec![]),
+        })
+    }
+
+    /// Scans `input` for `X`, `Y` and `Z` tokens and resolves them.
+    async fn resolve_text(
+        resolver: &Resolver<'_>,
+        input: &[u8],
+    ) -> Result<Vec<Option<Secret>>, Error> {
+        let grammar = crate::grammar::Grammar::default().with_prefixes(["X", "Y", "Z"]);
+        let scanned = crate::scan::scan(&grammar, input);
+        assert!(scanned.errors.is_empty());
+        let located: Vec<Located> = scanned
+            .tokens
+            .iter()
+            .map(|token| Located {
+                input,
+                token,
+                location: Location::Input("t.txt"),
+            })
+            .collect();
+        resolver.resolve(&Signals::never(), &located).await
+    }
+
+    fn shown(values: &[Option<Secret>]) -> Vec<Option<String>> {
+        values
+            .iter()
+            .map(|v| {
+                v.as_ref()
+                    .map(|s| String::from_utf8_lossy(s.expose()).into_owned())
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn resolver_fetches_each_item_once() {
+        let x = counting();
+        let registry = Registry::new([], [("X".to_string(), x.clone() as Arc<dyn Provider>)]);
+        let search = SearchPath::default();
+        let values = resolve_text(
+            &resolver_test(&registry, &search, false),
+            b"X://a|user X://a|port\nX://a X://a|user[v=2] X://a|user",
+        )
+        .await
+        .unwrap();
+        let mut calls = x.calls.lock().unwrap().clone();
+        calls.sort();
+        assert_eq!(
+            calls,
+            [
+                ("a".to_string(), b"".to_vec()),
+                ("a".to_string(), b"v=2".to_vec())
+            ]
+        );
+        assert_eq!(
+            shown(&values),
+            [
+                Some("u".to_string()),
+                Some("5432".to_string()),
+                Some(r#"{"user":"u","port":5432,"path":"a"}"#.to_string()),
+                Some("u".to_string()),
+                Some("u".to_string()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn resolver_reports_every_failed_token() {
+        let x = counting();
+        let registry = Registry::new([], [("X".to_string(), x.clone() as Arc<dyn Provider>)]);
+        let search = SearchPath::default();
+        let e = resolve_text(
+            &resolver_test(&registry, &search, false),
+            b"X://bad|user X://a|nope\n  X://bad X://a|user",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(x.calls.lock().unwrap().len(), 2);
+        assert_eq!(
+            e.to_string(),
+            "t.txt:1:1: failed to retrieve config item - (X://bad|user), no such item\n\
+             t.txt:1:14: failed to retrieve config item - (X://a|nope), key path `nope` not found in the value\n\
+             t.txt:2:3: failed to retrieve config item - (X://bad), no such item\n\
+             token not found: 3 of 4 token(s) could not be resolved"
+        );
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[tokio::test]
+    async fn resolver_under_lax_keeps_failed_tokens_as_they_were() {
+        let x = counting();
+        let registry = Registry::new([], [("X".to_string(), x as Arc<dyn Provider>)]);
+        let search = SearchPath::default();
+        let values = resolve_text(
+            &resolver_test(&registry, &search, true),
+            b"X://bad X://a|user X://a|nope",
+        )
+        .await
+        .unwrap();
+        assert_eq!(shown(&values), [None, Some("u".to_string()), None]);
+    }
+
+    #[tokio::test]
+    async fn resolver_reports_every_missing_plugin_before_fetching() {
+        let x = counting();
+        let registry = Registry::new([], [("X".to_string(), x.clone() as Arc<dyn Provider>)]);
+        let search = SearchPath::new(Some("/a".into()), Some("/b".into()), None);
+        let e = resolve_text(
+            &resolver_test(&registry, &search, false),
+            b"Z://1 X://a Y://2",
+        )
+        .await
+        .unwrap_err();
+        assert!(x.calls.lock().unwrap().is_empty());
+        let file = |p: &str| crate::plugin::discover::file_name(p);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "configmanager provider: ( y ) plugin does not exist; looked for:\n  \
+                 /a/.configmanager/plugins/y/{y}\n  /b/.configmanager/plugins/y/{y}\n\
+                 configmanager provider: ( z ) plugin does not exist; looked for:\n  \
+                 /a/.configmanager/plugins/z/{z}\n  /b/.configmanager/plugins/z/{z}",
+                z = file("z"),
+                y = file("y"),
+            )
+        );
+        assert_eq!(e.exit_code(), 3);
     }
 }

@@ -1,32 +1,30 @@
-//! The pipeline, one way per subcommand: read input -> (envsubst) -> scan -> plan -> start the
-//! plugins needed -> fetch -> look up keys -> render or format -> write atomically. Also logging
-//! set-up and signal handling. Plugins are always shut down before `run` returns.
+//! The dispatcher: one way per subcommand, read input -> (envsubst) -> scan -> resolve ->
+//! render or format -> write. Each stage lives in its own module; this one only wires them,
+//! turns stage errors into `cm::Error` (with the input's name) and writes the result.
 
-use std::io::{Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
-use std::sync::Arc;
 
-use tokio::sync::watch;
-
-use crate::Secret;
-use crate::builtin::{BUILTIN_PREFIXES, EnvProvider, FileProvider};
+use crate::builtin::builtins;
 use crate::cli::{
     Cli, Command, InitArgs, PluginCommand, PluginInstallArgs, RetrieveFormat, ScanArgs, ScanFormat,
     Target,
 };
 use crate::config::Config;
 use crate::envsubst::EnvsubstError;
-use crate::error::{Error, TokenFailure};
+use crate::error::{Error, InputProblem, UsageError};
 use crate::grammar::Grammar;
+use crate::output::{self, Format};
 use crate::plan::Plan;
-use crate::plugin::PluginHost;
-use crate::resolve::{Providers, fetch_all, token_value};
+use crate::provider::Registry;
+use crate::resolve::{Located, Location, Resolver};
 use crate::scan::{Token, scan};
+use crate::signals::Signals;
 
 /// Runs one command line. Returns the error to print; its `exit_code()` is the process's.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let config = Config::from_cli(&cli.global)?;
-    init_logging(&config);
+    crate::logging::init(&config.log);
     // One thread: cm's work is I/O-bound, and driving thousands of calls from the thread that
     // also runs the HTTP/2 connections avoids cross-thread wake-ups (benches/host.rs measured
     // about 45% less CPU per call than a multi-thread runtime). Plugins are also spawned from
@@ -34,21 +32,15 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+        .map_err(UsageError::Runtime)?;
     runtime.block_on(async move {
         let signals = Signals::install();
         match cli.command {
             Command::Scan(args) => scan_command(&config, &args),
             Command::Insert(args) => {
                 let input = read_input(&args.input)?;
-                text_command(
-                    &config,
-                    &signals,
-                    &input_name(&args.input),
-                    input,
-                    Target::parse(&args.path),
-                )
-                .await
+                let name = input_name(&args.input);
+                text_command(&config, &signals, &name, input, Target::parse(&args.path)).await
             }
             Command::StringInput(args) => {
                 // configmanager's rule: `-` is stdin, an existing file is read, else the text itself.
@@ -59,21 +51,15 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 };
                 text_command(&config, &signals, &name, input, Target::parse(&args.path)).await
             }
+            Command::Retrieve(args) => {
+                let target = Target::parse(&args.path);
+                retrieve_command(&config, &signals, &args.tokens, args.format, target).await
+            }
             Command::Plugin(PluginCommand::Install(args)) => plugin_install(&config, &args),
             Command::Plugin(PluginCommand::List) => plugin_list(&config),
             Command::Init(args) => init_command(&config, &args),
             Command::Completion(args) => {
                 write_output(&Target::Stdout, &crate::cli::completion_script(args.shell))
-            }
-            Command::Retrieve(args) => {
-                retrieve_command(
-                    &config,
-                    &signals,
-                    &args.tokens,
-                    args.format,
-                    Target::parse(&args.path),
-                )
-                .await
             }
         }
     })
@@ -87,35 +73,74 @@ fn input_name(arg: &str) -> String {
     }
 }
 
+/// Reads a file or stdin whole, into a buffer sized from the file's length where there is one
+/// (a file, or stdin redirected from a file), so a large input is read without regrowing.
 fn read_input(arg: &str) -> Result<Vec<u8>, Error> {
-    let name = input_name(arg);
-    let mut buf = Vec::new();
-    let r = if arg == "-" {
-        std::io::stdin().lock().read_to_end(&mut buf).map(|_| ())
-    } else {
-        std::fs::read(arg).map(|b| buf = b)
+    let read = || -> io::Result<Vec<u8>> {
+        if arg != "-" {
+            return std::fs::read(arg);
+        }
+        let mut stdin = io::stdin().lock();
+        let mut buf = Vec::with_capacity(stdin_len_hint());
+        stdin.read_to_end(&mut buf)?;
+        Ok(buf)
     };
-    r.map_err(|source| Error::Input { name, source })?;
-    Ok(buf)
+    read().map_err(|source| Error::Input {
+        name: input_name(arg),
+        source,
+    })
 }
 
-/// The grammar with every prefix this run can serve: configmanager's seven, the built-ins and
-/// every plugin found on disk.
-fn grammar(config: &Config) -> Grammar {
-    let discovered = config.search.discover();
-    config
-        .grammar
-        .clone()
-        .with_prefixes(BUILTIN_PREFIXES)
-        .with_prefixes(discovered.iter().map(|(p, _)| p.as_str()))
+/// The size of stdin when it is a regular file (`cm scan < big.yaml`), plus one byte so
+/// `read_to_end` sees the end without growing; 0 for pipes and terminals.
+fn stdin_len_hint() -> usize {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let file = io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from);
+        if let Ok(meta) = file.and_then(|f| f.metadata())
+            && meta.is_file()
+        {
+            return usize::try_from(meta.len()).map_or(0, |n| n.saturating_add(1));
+        }
+    }
+    0
 }
 
+/// Every prefix this run can serve, found once: plugins on disk (which win), then the
+/// built-ins.
+fn registry(config: &Config) -> Registry {
+    Registry::new(config.search.discover(), builtins(&config.env, &config.cwd))
+}
+
+/// The grammar with every prefix this run can serve: configmanager's seven and the registry's.
+fn grammar(config: &Config, registry: &Registry) -> Grammar {
+    config.grammar.clone().with_prefixes(registry.prefixes())
+}
+
+fn resolver<'a>(config: &'a Config, registry: &'a Registry) -> Resolver<'a> {
+    Resolver {
+        registry,
+        search: &config.search,
+        host: config.host,
+        require_lock: config.require_lock,
+        lax: config.lax,
+    }
+}
+
+/// `-e`: expands the input, or reports every problem found in it with its position.
 fn expand(config: &Config, name: &str, input: Vec<u8>) -> Result<Vec<u8>, Error> {
     try_expand(config, input).map_err(|errors| {
         Error::Invalid(
             errors
-                .iter()
-                .map(|e| format!("{name}:{}:{}: {}", e.line, e.column, e.kind))
+                .into_iter()
+                .map(|error| InputProblem::Envsubst {
+                    input: name.to_string(),
+                    error,
+                })
                 .collect(),
         )
     })
@@ -129,15 +154,18 @@ fn try_expand(config: &Config, input: Vec<u8>) -> Result<Vec<u8>, Vec<EnvsubstEr
     crate::envsubst::expand(&input, |var| config.env_var(var)).map_err(|e| e.0)
 }
 
-/// Scans, or reports every malformed token as `NAME:LINE:COLUMN: message`.
+/// Scans, or reports every malformed token with its position.
 fn scan_checked(grammar: &Grammar, name: &str, input: &[u8]) -> Result<Vec<Token>, Error> {
     let found = scan(grammar, input);
     if !found.errors.is_empty() {
         return Err(Error::Invalid(
             found
                 .errors
-                .iter()
-                .map(|e| format!("{name}:{}:{}: {e}", e.line, e.column))
+                .into_iter()
+                .map(|error| InputProblem::Scan {
+                    input: name.to_string(),
+                    error,
+                })
                 .collect(),
         ));
     }
@@ -147,66 +175,13 @@ fn scan_checked(grammar: &Grammar, name: &str, input: &[u8]) -> Result<Vec<Token
 fn scan_command(config: &Config, args: &ScanArgs) -> Result<(), Error> {
     let name = input_name(&args.input);
     let input = expand(config, &name, read_input(&args.input)?)?;
-    let grammar = grammar(config);
+    let grammar = grammar(config, &registry(config));
     let tokens = scan_checked(&grammar, &name, &input)?;
     let (plan, _) = Plan::from_tokens(&input, &tokens);
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let mut out = Vec::new();
-    match args.format {
-        ScanFormat::Json => {
-            let tokens: Vec<serde_json::Value> = tokens
-                .iter()
-                .map(|t| {
-                    serde_json::json!({
-                        "token": text(t.text(&input)),
-                        "prefix": t.prefix(&input),
-                        "path": text(t.path(&input)),
-                        "key_path": t.key_path(&input).map(text),
-                        "metadata": t.metadata(&input).map(text),
-                        "line": t.line,
-                        "column": t.column,
-                        "start": t.span.start,
-                        "end": t.span.end,
-                    })
-                })
-                .collect();
-            let doc = serde_json::json!({ "tokens": tokens, "fetches": plan.len(), "prefixes": plan.prefixes() });
-            out.extend_from_slice(doc.to_string().as_bytes());
-            out.push(b'\n');
-        }
-        ScanFormat::Text => {
-            for t in &tokens {
-                let mut parts =
-                    format!("prefix={} path={}", t.prefix(&input), text(t.path(&input)));
-                if let Some(k) = t.key_path(&input) {
-                    parts.push_str(&format!(" key_path={}", text(k)));
-                }
-                if let Some(m) = t.metadata(&input) {
-                    parts.push_str(&format!(" metadata={}", text(m)));
-                }
-                out.extend_from_slice(
-                    format!(
-                        "{name}:{}:{}: {}  ({parts})\n",
-                        t.line,
-                        t.column,
-                        text(t.text(&input))
-                    )
-                    .as_bytes(),
-                );
-            }
-            let prefixes = plan.prefixes().join(", ");
-            out.extend_from_slice(
-                format!(
-                    "{} token(s), {} fetch(es), prefixes: {}\n",
-                    tokens.len(),
-                    plan.len(),
-                    if prefixes.is_empty() { "-" } else { &prefixes }
-                )
-                .as_bytes(),
-            );
-        }
-    }
-    write_output(&Target::Stdout, &out)
+    to_stdout(|w| match args.format {
+        ScanFormat::Json => crate::report::scan_json(w, &input, &tokens, &plan),
+        ScanFormat::Text => crate::report::scan_text(w, &name, &input, &tokens, &plan),
+    })
 }
 
 /// `insert` and `string-input`: replace every token in the text.
@@ -218,17 +193,19 @@ async fn text_command(
     target: Target,
 ) -> Result<(), Error> {
     let input = expand(config, name, input)?;
-    let grammar = grammar(config);
-    let tokens = scan_checked(&grammar, name, &input)?;
+    let registry = registry(config);
+    let tokens = scan_checked(&grammar(config, &registry), name, &input)?;
     let located: Vec<Located> = tokens
         .iter()
-        .map(|t| Located {
+        .map(|token| Located {
             input: &input,
-            token: t,
+            token,
             location: Location::Input(name),
         })
         .collect();
-    let values = resolve(config, signals, &located).await?;
+    let values = resolver(config, &registry)
+        .resolve(signals, &located)
+        .await?;
     let output = crate::render::render(
         &input,
         tokens
@@ -239,7 +216,58 @@ async fn text_command(
     write_output(&target, &output)
 }
 
-/// `retrieve`: each `--token` must be exactly one token.
+/// Parses each `--token`, which must be exactly one token; every problem of every flag is
+/// reported.
+fn parse_flags(
+    config: &Config,
+    grammar: &Grammar,
+    args: &[String],
+) -> Result<Vec<(Vec<u8>, Token)>, Error> {
+    let mut problems = Vec::new();
+    let mut parsed = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        let flag = i + 1;
+        let input = match try_expand(config, arg.clone().into_bytes()) {
+            Ok(input) => input,
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(|e| InputProblem::FlagEnvsubst {
+                    flag,
+                    arg: arg.clone(),
+                    kind: e.kind,
+                }));
+                continue;
+            }
+        };
+        let mut found = scan(grammar, &input);
+        if !found.errors.is_empty() {
+            problems.push(InputProblem::FlagScan {
+                flag,
+                error: found.errors.swap_remove(0),
+            });
+            continue;
+        }
+        match found.tokens.as_slice() {
+            [t] if t.span.start == 0 && t.span.end == input.len() => {
+                let token = t.clone();
+                parsed.push((input, token));
+            }
+            _ => problems.push(InputProblem::NotAToken {
+                flag,
+                arg: arg.clone(),
+                token_separator: grammar.token_separator().to_string(),
+                key_separator: grammar.key_separator(),
+                prefixes: grammar.prefixes().map(str::to_string).collect(),
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(Error::Invalid(problems))
+    }
+}
+
+/// `retrieve`: one variable per token (or per key of a JSON-object value), in flag order.
 async fn retrieve_command(
     config: &Config,
     signals: &Signals,
@@ -247,41 +275,9 @@ async fn retrieve_command(
     format: RetrieveFormat,
     target: Target,
 ) -> Result<(), Error> {
-    let grammar = grammar(config);
-    let mut errors = Vec::new();
-    let mut parsed: Vec<(Vec<u8>, Token)> = Vec::new();
-    for (i, arg) in args.iter().enumerate() {
-        let where_ = format!("--token {}", i + 1);
-        // Every token is checked, so one run reports every problem of every token.
-        let input = match try_expand(config, arg.clone().into_bytes()) {
-            Ok(input) => input,
-            Err(problems) => {
-                errors.extend(
-                    problems
-                        .iter()
-                        .map(|e| format!("{where_}: {} in `{arg}`", e.kind)),
-                );
-                continue;
-            }
-        };
-        let found = scan(&grammar, &input);
-        if let Some(e) = found.errors.first() {
-            errors.push(format!("{where_}: {e}"));
-            continue;
-        }
-        match found.tokens.as_slice() {
-            [t] if t.span.start == 0 && t.span.end == input.len() => parsed.push((input.clone(), t.clone())),
-            _ => errors.push(format!(
-                "{where_}: `{arg}` is not a token; expected PREFIX{}PATH[{}KEY][[METADATA]] with a known prefix ({})",
-                grammar.token_separator(),
-                grammar.key_separator(),
-                grammar.prefixes().collect::<Vec<_>>().join(", ")
-            )),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Error::Invalid(errors));
-    }
+    let registry = registry(config);
+    let grammar = grammar(config, &registry);
+    let parsed = parse_flags(config, &grammar, args)?;
     let located: Vec<Located> = parsed
         .iter()
         .enumerate()
@@ -291,250 +287,64 @@ async fn retrieve_command(
             location: Location::Flag(i + 1),
         })
         .collect();
-    let values = resolve(config, signals, &located).await?;
+    let values = resolver(config, &registry)
+        .resolve(signals, &located)
+        .await?;
     let key_separator = grammar.key_separator();
     let mut vars = Vec::new();
     for ((input, token), value) in parsed.iter().zip(&values) {
         let Some(value) = value else { continue };
-        let name = crate::output::var_name(token.path(input), token.key_path(input), key_separator);
-        vars.extend(crate::output::vars_for_token(
+        let name = output::var_name(token.path(input), token.key_path(input), key_separator);
+        vars.extend(output::vars_for_token(
             name,
             value,
             &String::from_utf8_lossy(token.text(input)),
             key_separator,
         ));
     }
-    let vars = crate::output::collect(vars).map_err(|e| Error::Format(e.to_string()))?;
+    let vars = output::collect(vars)?;
     let format = match format {
-        RetrieveFormat::Export => crate::output::Format::Export,
-        RetrieveFormat::Dotenv => crate::output::Format::Dotenv,
-        RetrieveFormat::Json => crate::output::Format::Json,
+        RetrieveFormat::Export => Format::Export,
+        RetrieveFormat::Dotenv => Format::Dotenv,
+        RetrieveFormat::Json => Format::Json,
     };
     let mut out = Vec::new();
-    crate::output::write(format, &vars, &mut out).map_err(|e| Error::Format(e.to_string()))?;
+    output::write(format, &vars, &mut out)?;
     write_output(&target, &out)
 }
 
-/// A token and where it came from.
-struct Located<'a> {
-    input: &'a [u8],
-    token: &'a Token,
-    location: Location<'a>,
-}
-
-/// Where a token was found; turned into text only for a token that failed, so a large template
-/// costs no string per token.
-#[derive(Clone, Copy)]
-enum Location<'a> {
-    /// In the named input, at the token's own line and column.
-    Input(&'a str),
-    /// The Nth `--token` flag.
-    Flag(usize),
-}
-
-impl Located<'_> {
-    fn describe(&self) -> String {
-        match self.location {
-            Location::Input(name) => format!("{name}:{}:{}", self.token.line, self.token.column),
-            Location::Flag(n) => format!("--token {n}"),
-        }
+/// Writes a report to a locked, buffered stdout. A closed pipe (`cm scan | head`) is the
+/// reader's choice, not our failure.
+fn to_stdout(
+    report: impl FnOnce(&mut BufWriter<io::StdoutLock<'static>>) -> io::Result<()>,
+) -> Result<(), Error> {
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    match report(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(|source| Error::Output {
+            name: "stdout".into(),
+            source,
+        }),
     }
-}
-
-/// Resolves every token: `Some(value)`, or `None` where it failed and `--lax` keeps it as it was.
-/// Without `--lax` any failure fails the run, listing every failed token.
-async fn resolve(
-    config: &Config,
-    signals: &Signals,
-    tokens: &[Located<'_>],
-) -> Result<Vec<Option<Secret>>, Error> {
-    let mut plan = Plan::new();
-    let fetch_of: Vec<usize> = tokens.iter().map(|l| plan.add(l.input, l.token)).collect();
-    tracing::info!(tokens = tokens.len(), fetches = plan.len(), prefixes = ?plan.prefixes(), "plan");
-
-    // A plugin on disk wins over a built-in of the same name.
-    let mut providers = Providers::default();
-    let mut wanted = Vec::new();
-    let mut missing = Vec::new();
-    for prefix in plan.prefixes() {
-        match config.search.find(prefix) {
-            Ok(path) => wanted.push((prefix.to_string(), path)),
-            Err(tried) => match prefix {
-                "ENV" => providers.insert(prefix, Arc::new(EnvProvider::new(config.env.clone()))),
-                "FILE" => providers.insert(prefix, Arc::new(FileProvider::new(config.cwd.clone()))),
-                _ => missing.push((prefix.to_string(), tried)),
-            },
-        }
-    }
-    if let Some((prefix, tried)) = missing.into_iter().next() {
-        return Err(Error::PluginNotFound {
-            prefix: prefix.to_ascii_lowercase(),
-            tried,
-        });
-    }
-
-    // Integrity first: nothing runs that the lock file does not approve.
-    let mut refused = Vec::new();
-    for (prefix, path) in &wanted {
-        match crate::plugin::lock::verify(prefix, path, config.require_lock) {
-            Ok((status, warnings)) => {
-                for w in warnings {
-                    tracing::warn!("{w}");
-                }
-                tracing::debug!(plugin = %prefix, ?status, "plugin integrity");
-            }
-            Err(e) => refused.push(e),
-        }
-    }
-    if !refused.is_empty() {
-        return Err(Error::PluginRefused(refused));
-    }
-    let (host, start_errors) = tokio::select! {
-        r = PluginHost::start(wanted, config.host) => r,
-        signal = signals.wait() => return Err(Error::Interrupted(signal)),
-    };
-    let outcome = async {
-        if !start_errors.is_empty() {
-            return Err(Error::PluginStart(start_errors));
-        }
-        for prefix in plan.prefixes() {
-            if let Some(p) = host.provider(prefix) {
-                providers.insert(prefix, p);
-            }
-        }
-        let results = tokio::select! {
-            r = fetch_all(plan.fetches(), &providers) => r,
-            signal = signals.wait() => return Err(Error::Interrupted(signal)),
-        };
-        Ok(results)
-    }
-    .await;
-    // Providers hold plugin handles; drop them so shutdown owns each plugin.
-    drop(providers);
-    host.shutdown().await;
-    let results = outcome?;
-
-    let mut values = Vec::with_capacity(tokens.len());
-    let mut failures = Vec::new();
-    for (l, &f) in tokens.iter().zip(&fetch_of) {
-        match token_value(&results[f], l.token.key_path(l.input)) {
-            Ok(v) => values.push(Some(Secret::new(v.into_owned()))),
-            Err(reason) => {
-                failures.push(TokenFailure {
-                    location: l.describe(),
-                    token: String::from_utf8_lossy(l.token.text(l.input)).into_owned(),
-                    reason,
-                });
-                values.push(None);
-            }
-        }
-    }
-    if failures.is_empty() {
-        return Ok(values);
-    }
-    if config.lax {
-        for f in &failures {
-            tracing::warn!("{f} (left as it was: --lax)");
-        }
-        return Ok(values);
-    }
-    Err(Error::Unresolved {
-        failures,
-        total: tokens.len(),
-    })
 }
 
 /// Writes the result: to stdout, or atomically to a file (only ever after every token resolved).
 fn write_output(target: &Target, bytes: &[u8]) -> Result<(), Error> {
     match target {
-        Target::Stdout => {
-            let mut out = std::io::stdout().lock();
-            match out.write_all(bytes).and_then(|()| out.flush()) {
-                // A closed pipe (`cm insert | head`) is the reader's choice, not our failure.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                r => r.map_err(|e| Error::Output {
-                    name: "stdout".into(),
-                    reason: e.to_string(),
-                }),
-            }
-        }
-        Target::File(path) => crate::atomic::write_atomic(path, bytes).map_err(|e| Error::Output {
-            name: path.display().to_string(),
-            reason: e.to_string(),
-        }),
-    }
-}
-
-/// SIGINT/SIGTERM, caught from the start of the run so a signal during plugin start-up still
-/// leads to an orderly shutdown.
-struct Signals {
-    rx: watch::Receiver<Option<i32>>,
-}
-
-impl Signals {
-    fn install() -> Signals {
-        let (tx, rx) = watch::channel(None);
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            if let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) {
-                tokio::spawn(async move {
-                    let n = tokio::select! {
-                        _ = int.recv() => libc::SIGINT,
-                        _ = term.recv() => libc::SIGTERM,
-                    };
-                    tracing::warn!("interrupted, stopping plugins");
-                    let _ = tx.send(Some(n));
-                });
-            }
-        }
-        #[cfg(not(unix))]
-        drop(tx);
-        Signals { rx }
-    }
-
-    async fn wait(&self) -> i32 {
-        let mut rx = self.rx.clone();
-        match rx.wait_for(Option::is_some).await {
-            Ok(v) => v.unwrap_or(2),
-            Err(_) => std::future::pending().await,
+        Target::Stdout => to_stdout(|w| w.write_all(bytes)),
+        Target::File(path) => {
+            crate::atomic::write_atomic(path, bytes).map_err(|source| Error::Output {
+                name: path.display().to_string(),
+                source,
+            })
         }
     }
-}
-
-fn init_logging(config: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let default = match config.log.verbosity {
-        0 => "warn",
-        1 => "info,h2=warn,tower=warn,hyper=warn",
-        2 => "debug,h2=info,tower=info,hyper=info,hyper_util=info",
-        _ => "trace",
-    };
-    let filter = config
-        .log
-        .filter
-        .as_deref()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(config.log.color)
-        .with_target(config.log.verbosity >= 2)
-        .without_time()
-        .try_init();
 }
 
 /// The folder `cm plugin install` and `cm init` work in.
 fn install_base(config: &Config, global: bool) -> Result<std::path::PathBuf, Error> {
     if global {
-        config
-            .home
-            .clone()
-            .ok_or_else(|| Error::Usage("--global: cannot find the home directory".into()))
+        Ok(config.home.clone().ok_or(UsageError::NoHome)?)
     } else {
         Ok(config.local_base.clone())
     }
@@ -543,70 +353,23 @@ fn install_base(config: &Config, global: bool) -> Result<std::path::PathBuf, Err
 fn plugin_install(config: &Config, args: &PluginInstallArgs) -> Result<(), Error> {
     let base = install_base(config, args.global)?;
     let done = crate::plugin::manage::install(&args.prefix, &args.from, &base)?;
-    let text = format!(
-        "installed {} (sha256:{})\nrecorded in {}\n",
-        done.path.display(),
-        done.sha256,
-        done.lock.display()
-    );
-    write_output(&Target::Stdout, text.as_bytes())
+    to_stdout(|w| crate::report::installed(w, &done))
 }
 
 fn plugin_list(config: &Config) -> Result<(), Error> {
-    let mut text = String::new();
-    for p in crate::plugin::manage::list(&config.search) {
-        let hash = match &p.sha256 {
-            Ok(h) => format!("sha256:{h}"),
-            Err(e) => format!("unreadable: {e}"),
-        };
-        let shadowed = if p.active {
-            ""
-        } else {
-            " (shadowed by an earlier folder)"
-        };
-        text.push_str(&format!(
-            "{}\t{}\t{}\t{}{shadowed}\n",
-            p.prefix,
-            p.lock,
-            hash,
-            p.path.display()
-        ));
-    }
-    if text.is_empty() {
-        let dirs: Vec<String> = config
-            .search
-            .dirs()
-            .iter()
-            .map(|d| d.join(".configmanager/plugins").display().to_string())
-            .collect();
-        text = format!("no plugins found in {}\n", dirs.join(", "));
-    }
-    write_output(&Target::Stdout, text.as_bytes())
+    let plugins = crate::plugin::manage::list(&config.search);
+    to_stdout(|w| crate::report::plugin_list(w, &plugins, config.search.dirs()))
 }
 
 fn init_command(config: &Config, args: &InitArgs) -> Result<(), Error> {
     let base = install_base(config, args.global)?;
     let reports = crate::plugin::manage::init(&args.plugins, &base)?;
-    let mut text = String::new();
-    let mut missing = Vec::new();
-    for r in &reports {
-        if r.present {
-            text.push_str(&format!(
-                "{}: installed at {}\n",
-                r.prefix,
-                r.path.display()
-            ));
-        } else {
-            text.push_str(&format!(
-                "{}: missing; copy the plugin binary to {} or run `cm plugin install {} --from FILE`\n",
-                r.prefix,
-                r.path.display(),
-                r.prefix
-            ));
-            missing.push(r.prefix.clone());
-        }
-    }
-    write_output(&Target::Stdout, text.as_bytes())?;
+    to_stdout(|w| crate::report::init(w, &reports))?;
+    let missing: Vec<String> = reports
+        .iter()
+        .filter(|r| !r.present)
+        .map(|r| r.prefix.clone())
+        .collect();
     if missing.is_empty() {
         Ok(())
     } else {

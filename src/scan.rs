@@ -21,6 +21,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::grammar::{Class, Grammar};
+use crate::position::{LineCounter, Position};
 
 /// A half-open byte range `[start, end)` into the scanned input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,10 +72,8 @@ pub struct Token {
     pub key_path: Option<Span>,
     /// The raw text between `[` and `]` (never empty when present).
     pub metadata: Option<Span>,
-    /// 1-based line of the token's first byte (lines end at `\n`).
-    pub line: usize,
-    /// 1-based byte column of the token's first byte.
-    pub column: usize,
+    /// Line and byte column of the token's first byte.
+    pub pos: Position,
 }
 
 impl Token {
@@ -145,10 +144,8 @@ pub struct ScanError {
     pub kind: ScanErrorKind,
     /// The bad token's bytes (for an unclosed `[`: up to the first blank after it).
     pub span: Span,
-    /// 1-based line of the bad token's first byte.
-    pub line: usize,
-    /// 1-based byte column of the bad token's first byte.
-    pub column: usize,
+    /// Line and byte column of the bad token's first byte.
+    pub pos: Position,
     /// The bad token's text, lossily decoded.
     pub text: String,
 }
@@ -178,7 +175,7 @@ pub fn scan(grammar: &Grammar, input: &[u8]) -> Scan {
         next = candidates.next_starting_at_or_after(start.body);
         let limit = next.map_or(input.len(), |n| n.start);
         let parsed = parse_body(grammar, input, start.body, limit);
-        let (line, column) = lines.locate(input, start.start);
+        let pos = lines.locate(input, start.start);
         let span = Span::new(start.start, parsed.end);
         match parsed.error {
             None => out.tokens.push(Token {
@@ -187,14 +184,12 @@ pub fn scan(grammar: &Grammar, input: &[u8]) -> Scan {
                 path: parsed.path,
                 key_path: parsed.key_path,
                 metadata: parsed.metadata,
-                line,
-                column,
+                pos,
             }),
             Some(kind) => out.errors.push(ScanError {
                 kind,
                 span,
-                line,
-                column,
+                pos,
                 text: String::from_utf8_lossy(&input[span.range()]).into_owned(),
             }),
         }
@@ -388,43 +383,6 @@ fn utf8_char_len(bytes: &[u8]) -> Option<usize> {
     std::str::from_utf8(candidate).ok().map(|_| len)
 }
 
-/// Turns byte offsets into 1-based line and column, counting only the bytes between
-/// successive offsets (which must not decrease).
-#[derive(Debug)]
-struct LineCounter {
-    /// Offset counted up to.
-    pos: usize,
-    line: usize,
-    /// Offset of the first byte of `line`.
-    line_start: usize,
-}
-
-impl Default for LineCounter {
-    fn default() -> Self {
-        LineCounter {
-            pos: 0,
-            line: 1,
-            line_start: 0,
-        }
-    }
-}
-
-impl LineCounter {
-    fn locate(&mut self, input: &[u8], offset: usize) -> (usize, usize) {
-        debug_assert!(offset >= self.pos, "offsets must not decrease");
-        let gap = &input[self.pos..offset];
-        // memchr's iterator count is vectorised; most gaps between tokens hold many lines.
-        let newlines = memchr::memchr_iter(b'\n', gap).count();
-        if newlines > 0 {
-            self.line += newlines;
-            let last = memchr::memrchr(b'\n', gap).expect("a newline was counted");
-            self.line_start = self.pos + last + 1;
-        }
-        self.pos = offset;
-        (self.line, offset - self.line_start + 1)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,8 +399,8 @@ mod tests {
         for t in &scanned.tokens {
             let mut line = format!(
                 "{}:{} {} path={}",
-                t.line,
-                t.column,
+                t.pos.line,
+                t.pos.column,
                 t.prefix(input),
                 t.path(input).escape_ascii()
             );
@@ -455,7 +413,10 @@ mod tests {
             lines.push((t.span.start, line));
         }
         for e in &scanned.errors {
-            lines.push((e.span.start, format!("{}:{} error: {e}", e.line, e.column)));
+            lines.push((
+                e.span.start,
+                format!("{}:{} error: {e}", e.pos.line, e.pos.column),
+            ));
         }
         lines.sort();
         lines.into_iter().map(|(_, l)| l).collect()
@@ -492,12 +453,12 @@ mod tests {
                 t.key_path(input)
                     .is_none_or(|k| std::str::from_utf8(k).is_ok())
             );
-            spans.push((t.span, t.line, t.column));
+            spans.push((t.span, t.pos.line, t.pos.column));
         }
         for e in &scanned.errors {
             assert!(!e.span.is_empty());
             assert_eq!(e.text, String::from_utf8_lossy(&input[e.span.range()]));
-            spans.push((e.span, e.line, e.column));
+            spans.push((e.span, e.pos.line, e.pos.column));
         }
         for list in [
             scanned.tokens.iter().map(|t| t.span).collect::<Vec<_>>(),
@@ -671,8 +632,7 @@ mod tests {
             [ScanError {
                 kind: ScanErrorKind::EmptyMetadata,
                 span: Span::new(4, 15),
-                line: 2,
-                column: 3,
+                pos: Position { line: 2, column: 3 },
                 text: "VAULT://a[]".into(),
             }]
         );
@@ -702,7 +662,7 @@ mod tests {
         assert_eq!(token.path(input), b"/db");
         assert_eq!(token.key_path(input), Some(&b"conn.host"[..]));
         assert_eq!(token.metadata(input), Some(&b"v=2"[..]));
-        assert_eq!((token.line, token.column), (1, 3));
+        assert_eq!((token.pos.line, token.pos.column), (1, 3));
         assert_eq!(token.span.len(), 31);
         assert_eq!(token.span.range(), 2..33);
     }

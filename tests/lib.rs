@@ -2,6 +2,9 @@
 //! `cm-test-plugin` and, where Go is installed, a real go-plugin plugin built from Debian's
 //! packages). One test binary, one file per feature.
 
+// A test binary has no API: its helpers are `pub` only for the sibling test modules.
+#![allow(unreachable_pub)]
+
 mod support;
 
 mod builtin;

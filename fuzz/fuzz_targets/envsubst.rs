@@ -3,7 +3,7 @@
 
 #![no_main]
 
-use cm::envsubst::expand;
+use cm::internals::expand;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         Err(errors) => {
             assert!(!errors.0.is_empty());
             for e in &errors.0 {
-                assert!(e.line >= 1 && e.column >= 1);
+                assert!(e.pos.line >= 1 && e.pos.column >= 1);
             }
         }
     }

@@ -3,7 +3,7 @@
 
 #![no_main]
 
-use cm::lookup::lookup;
+use cm::internals::lookup;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

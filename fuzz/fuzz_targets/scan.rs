@@ -5,10 +5,7 @@
 
 #![no_main]
 
-use cm::grammar::Grammar;
-use cm::lookup::lookup;
-use cm::render::render;
-use cm::scan::scan;
+use cm::internals::{Grammar, lookup, render, scan};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,9 +24,9 @@ fuzz_target!(|data: &[u8]| {
     let mut spans: Vec<_> = scanned
         .tokens
         .iter()
-        .map(|t| (t.span, t.line, t.column))
+        .map(|t| (t.span, t.pos.line, t.pos.column))
         .collect();
-    spans.extend(scanned.errors.iter().map(|e| (e.span, e.line, e.column)));
+    spans.extend(scanned.errors.iter().map(|e| (e.span, e.pos.line, e.pos.column)));
     spans.sort_by_key(|(span, _, _)| span.start);
     let (mut line, mut line_start, mut counted) = (1, 0, 0);
     let mut previous_end = 0;

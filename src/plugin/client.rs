@@ -14,7 +14,7 @@ use tonic::transport::{Channel, Endpoint, Uri};
 use super::handshake::Address;
 use super::wire::{self, go_plugin, proto};
 use crate::Secret;
-use crate::provider::ProviderError;
+use crate::provider::{ProviderError, Refusal};
 
 /// Limits for calls to one plugin.
 #[derive(Debug, Clone, Copy)]
@@ -149,7 +149,10 @@ impl PluginClient {
             .permits
             .acquire()
             .await
-            .map_err(|_| ProviderError::new("plugin is shutting down"))?;
+            .map_err(|_| ProviderError::Refused {
+                plugin: self.name.clone(),
+                why: Refusal::ShuttingDown,
+            })?;
         let mut client = proto::token_store_client::TokenStoreClient::new(self.channel.clone())
             .max_decoding_message_size(wire::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(wire::MAX_MESSAGE_BYTES);
@@ -160,11 +163,10 @@ impl PluginClient {
         // Sent as grpc-timeout, so the plugin can give up too.
         request.set_timeout(self.limits.timeout);
         match tokio::time::timeout(self.limits.timeout, client.value(request)).await {
-            Err(_) => Err(ProviderError::new(format!(
-                "plugin {} did not answer within {} (see --timeout)",
-                self.name,
-                humantime(self.limits.timeout)
-            ))),
+            Err(_) => Err(ProviderError::Timeout {
+                plugin: self.name.clone(),
+                after: self.limits.timeout,
+            }),
             Ok(Err(status)) => Err(status_to_error(&self.name, &status, self.limits.timeout)),
             Ok(Ok(response)) => Ok(Secret::from(response.into_inner().value)),
         }
@@ -191,25 +193,33 @@ impl Drop for PluginClient {
     }
 }
 
-/// The one place a gRPC status becomes a message for the user. A plugin's own error (Go plugins
-/// return plain errors, which arrive as `Unknown`) is passed on as the plugin wrote it.
+/// The one place a gRPC status becomes a [`ProviderError`]: it decides the kind (timeout,
+/// crashed, refused, or the store's own error); `error.rs` words it. A plugin's own error (Go
+/// plugins return plain errors, which arrive as `Unknown`) is passed on as the plugin wrote it.
 fn status_to_error(plugin: &str, status: &tonic::Status, timeout: Duration) -> ProviderError {
     use tonic::Code;
     let message = status.message();
+    let plugin = plugin.to_string();
+    let timed_out = || ProviderError::Timeout {
+        plugin: plugin.clone(),
+        after: timeout,
+    };
     // tonic's client-side deadline (from `set_timeout`).
     if status.code() == Code::Cancelled && message.contains("Timeout expired") {
-        return ProviderError::new(format!(
-            "plugin {plugin} did not answer within {} (see --timeout)",
-            humantime(timeout)
-        ));
+        return timed_out();
     }
     // tonic reports its own transport failures (connection reset by a crashed plugin) as a
     // status with the underlying error as its source.
     if std::error::Error::source(status).is_some() {
-        return ProviderError::new(format!(
-            "plugin {plugin} closed the connection (it may have crashed): {message}"
-        ));
+        return ProviderError::Crashed {
+            plugin,
+            detail: message.to_string(),
+        };
     }
+    let refused = |why| ProviderError::Refused {
+        plugin: plugin.clone(),
+        why,
+    };
     match status.code() {
         Code::Unknown
         | Code::NotFound
@@ -220,30 +230,23 @@ fn status_to_error(plugin: &str, status: &tonic::Status, timeout: Duration) -> P
         | Code::Internal
             if !message.is_empty() =>
         {
-            ProviderError::new(message)
+            ProviderError::Store(message.to_string())
         }
-        Code::DeadlineExceeded => ProviderError::new(format!(
-            "plugin {plugin} did not answer within {} (see --timeout)",
-            humantime(timeout)
-        )),
+        Code::DeadlineExceeded => timed_out(),
         Code::OutOfRange | Code::ResourceExhausted if message.contains("too large") => {
-            ProviderError::new(format!(
-                "plugin {plugin} returned a value larger than the {} MiB limit",
-                wire::MAX_VALUE_BYTES / (1024 * 1024)
-            ))
+            refused(Refusal::TooLarge {
+                limit_bytes: wire::MAX_VALUE_BYTES,
+            })
         }
-        Code::Unavailable | Code::Cancelled => ProviderError::new(format!(
-            "plugin {plugin} closed the connection (it may have crashed): {}",
-            if message.is_empty() {
-                "no detail"
-            } else {
-                message
-            }
-        )),
-        Code::Unimplemented => ProviderError::new(format!(
-            "plugin {plugin} does not implement /proto.TokenStore/Value: {message}"
-        )),
-        code => ProviderError::new(format!("plugin {plugin} failed: {code:?}: {message}")),
+        Code::Unavailable | Code::Cancelled => ProviderError::Crashed {
+            plugin: plugin.clone(),
+            detail: message.to_string(),
+        },
+        Code::Unimplemented => refused(Refusal::Unimplemented(message.to_string())),
+        code => refused(Refusal::Failed {
+            code: format!("{code:?}"),
+            message: message.to_string(),
+        }),
     }
 }
 
@@ -269,19 +272,19 @@ mod tests {
             &Status::new(Code::Unknown, "implementation X error: boom for token: t"),
             Duration::from_secs(60),
         );
-        assert_eq!(e.0, "implementation X error: boom for token: t");
+        assert_eq!(e.to_string(), "implementation X error: boom for token: t");
     }
 
     #[test]
     fn transport_errors_are_explained() {
         let t = Duration::from_millis(1500);
         assert_eq!(
-            status_to_error("P", &Status::new(Code::DeadlineExceeded, ""), t).0,
+            status_to_error("P", &Status::new(Code::DeadlineExceeded, ""), t).to_string(),
             "plugin P did not answer within 1.5s (see --timeout)"
         );
         assert!(
             status_to_error("P", &Status::new(Code::Unavailable, "broken pipe"), t)
-                .0
+                .to_string()
                 .contains("may have crashed")
         );
         assert!(
@@ -290,7 +293,7 @@ mod tests {
                 &Status::new(Code::OutOfRange, "Error, decoded message length too large"),
                 t
             )
-            .0
+            .to_string()
             .contains("larger than the 64 MiB limit")
         );
     }

@@ -686,7 +686,7 @@ mod hclog {
     use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
     use tracing_subscriber::registry::LookupSpan;
 
-    pub struct Hclog;
+    pub(crate) struct Hclog;
 
     struct Fields(Map<String, Value>);
 
@@ -752,7 +752,7 @@ mod hclog {
     }
 
     /// `2006-01-02T15:04:05.000000Z` in UTC.
-    pub fn timestamp(t: SystemTime) -> String {
+    pub(crate) fn timestamp(t: SystemTime) -> String {
         let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
         let secs = d.as_secs();
         let (days, rem) = (secs / 86_400, secs % 86_400);
@@ -942,7 +942,7 @@ mod tests {
                     b"/a->v=1"
                 );
                 assert_eq!(
-                    client.value("err", b"").await.unwrap_err().0,
+                    client.value("err", b"").await.unwrap_err().to_string(),
                     "no such item"
                 );
                 client.shutdown(Duration::from_secs(2)).await;
