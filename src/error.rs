@@ -17,7 +17,7 @@ use crate::plugin::manage::ManageError;
 pub use crate::envsubst::{EnvsubstError, EnvsubstErrorKind};
 pub use crate::grammar::GrammarError;
 pub use crate::lookup::LookupError;
-pub use crate::output::{BadValue, Collision, OutputError};
+pub use crate::output::{BadValue, Collision, OutputError, VarSource};
 pub use crate::position::Position;
 pub use crate::provider::{ProviderError, Refusal};
 pub use crate::scan::{ScanError, ScanErrorKind, Span};
@@ -407,6 +407,57 @@ impl fmt::Display for ProviderError {
 }
 
 impl std::error::Error for ProviderError {}
+
+impl fmt::Display for VarSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.json_key {
+            None => write!(f, "`{}`", self.token),
+            Some(k) => write!(f, "`{}` (JSON key `{k}`)", self.token),
+        }
+    }
+}
+
+impl fmt::Display for Collision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "variable `{}` would get different values from {} and {}",
+            self.name, self.first, self.second
+        )
+    }
+}
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputError::NameCollision(collisions) => lines(f, collisions, |f, c| write!(f, "{c}")),
+            OutputError::NulInValue(bad) => lines(f, bad, |f, b| {
+                write!(
+                    f,
+                    "value of `{}` from {} contains a NUL byte, which an environment variable cannot hold",
+                    b.name, b.origin
+                )
+            }),
+            OutputError::NotUtf8(bad) => lines(f, bad, |f, b| {
+                write!(
+                    f,
+                    "value of `{}` from {} is not valid UTF-8, which this output format cannot hold",
+                    b.name, b.origin
+                )
+            }),
+            OutputError::Io(e) => write!(f, "cannot write output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for OutputError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OutputError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Every exit status of `cm` and what it means, in the words the man pages and `cm --help` use.
 /// [`Error::exit_code`] is the only place that picks one; a test checks the two agree.
@@ -816,6 +867,46 @@ mod tests {
         assert_eq!(
             Error::Manage(ManageError::Prefix("a-b".into())).to_string(),
             ManageError::Prefix("a-b".into()).to_string()
+        );
+    }
+
+    #[test]
+    fn output_messages_name_variables_and_tokens() {
+        let from = |token: &str, key: Option<&str>| VarSource {
+            token: token.into(),
+            json_key: key.map(str::to_string),
+        };
+        let e = Error::Format(OutputError::NameCollision(vec![Collision {
+            name: "DB".into(),
+            first: from("X://a/db", None),
+            second: from("X://b", Some("db")),
+        }]));
+        assert_eq!(
+            e.to_string(),
+            "variable `DB` would get different values from `X://a/db` and `X://b` (JSON key `db`)"
+        );
+        assert_eq!(e.exit_code(), 4);
+        let bad = || {
+            vec![
+                BadValue {
+                    name: "A".into(),
+                    origin: from("X://a", None),
+                },
+                BadValue {
+                    name: "B".into(),
+                    origin: from("X://b", Some("k")),
+                },
+            ]
+        };
+        assert_eq!(
+            OutputError::NulInValue(bad()).to_string(),
+            "value of `A` from `X://a` contains a NUL byte, which an environment variable cannot hold\n\
+             value of `B` from `X://b` (JSON key `k`) contains a NUL byte, which an environment variable cannot hold"
+        );
+        assert_eq!(
+            OutputError::NotUtf8(bad()).to_string(),
+            "value of `A` from `X://a` is not valid UTF-8, which this output format cannot hold\n\
+             value of `B` from `X://b` (JSON key `k`) is not valid UTF-8, which this output format cannot hold"
         );
     }
 }

@@ -29,7 +29,6 @@
 //! JSON, order is first-seen order, and every line ends in a newline.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io::{self, Write};
 
 use crate::Secret;
@@ -62,11 +61,11 @@ impl Var {
         }
     }
 
-    /// Where the variable came from, for messages: `` `TOKEN` `` or `` `TOKEN` (JSON key `k`) ``.
-    pub(crate) fn origin(&self) -> String {
-        match &self.json_key {
-            None => format!("`{}`", self.source),
-            Some(k) => format!("`{}` (JSON key `{}`)", self.source, k),
+    /// Where the variable came from, for messages.
+    pub(crate) fn origin(&self) -> VarSource {
+        VarSource {
+            token: self.source.clone(),
+            json_key: self.json_key.clone(),
         }
     }
 }
@@ -106,25 +105,25 @@ pub(crate) enum Format {
     Json,
 }
 
+/// Where a variable came from: a token, and the JSON key for a variable expanded from an
+/// object. Shown as `` `TOKEN` `` or `` `TOKEN` (JSON key `k`) `` (worded in `error.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarSource {
+    /// The token's text.
+    pub token: String,
+    /// The object key, for a variable expanded from a JSON object.
+    pub json_key: Option<String>,
+}
+
 /// Two tokens want the same variable name with different values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Collision {
     /// The contested variable name.
     pub name: String,
-    /// Where the first (kept) value came from, as [`Var::origin`].
-    pub first: String,
-    /// Where the conflicting value came from, as [`Var::origin`].
-    pub second: String,
-}
-
-impl fmt::Display for Collision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "variable `{}` would get different values from {} and {}",
-            self.name, self.first, self.second
-        )
-    }
+    /// Where the first (kept) value came from.
+    pub first: VarSource,
+    /// Where the conflicting value came from.
+    pub second: VarSource,
 }
 
 /// A variable whose value the chosen format cannot hold.
@@ -132,32 +131,30 @@ impl fmt::Display for Collision {
 pub struct BadValue {
     /// The variable name.
     pub name: String,
-    /// Where it came from, as [`Var::origin`].
-    pub origin: String,
+    /// Where it came from.
+    pub origin: VarSource,
 }
 
-/// Errors of this module. Each names variables and tokens, never values; list variants hold
-/// every offending variable, and display one line each.
-#[derive(Debug, thiserror::Error)]
+/// Errors of this module (worded in `error.rs`). Each names variables and tokens, never
+/// values; list variants hold every offending variable, and display one line each.
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum OutputError {
     /// Some names would be set to different values (see [`collect`]).
-    #[error("{}", lines(.0, |c| c.to_string()))]
     NameCollision(Vec<Collision>),
     /// Some values contain a NUL byte, which no shell variable and no environment can hold
     /// (export and dotenv formats).
-    #[error("{}", lines(.0, |b| format!("value of `{}` from {} contains a NUL byte, which an environment variable cannot hold", b.name, b.origin)))]
     NulInValue(Vec<BadValue>),
     /// Some values are not UTF-8, which the dotenv and json formats cannot hold.
-    #[error("{}", lines(.0, |b| format!("value of `{}` from {} is not valid UTF-8, which this output format cannot hold", b.name, b.origin)))]
     NotUtf8(Vec<BadValue>),
     /// Writing the output failed.
-    #[error("cannot write output: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
 }
 
-fn lines<T>(items: &[T], f: impl Fn(&T) -> String) -> String {
-    items.iter().map(f).collect::<Vec<_>>().join("\n")
+impl From<io::Error> for OutputError {
+    fn from(e: io::Error) -> Self {
+        OutputError::Io(e)
+    }
 }
 
 /// Derives a variable name from a token's PATH and KEYPATH.
