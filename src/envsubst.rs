@@ -33,13 +33,10 @@
 //! Positions are [`Position`]s (1-based line, 1-based byte column, as the scanner reports
 //! them) and point at the `$` that starts the problem.
 
-use std::fmt;
-
 use crate::position::{LineCounter, Position};
 
-/// One problem found while expanding, at a position of the input.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("line {}, column {}: {kind}", pos.line, pos.column)]
+/// One problem found while expanding, at a position of the input (worded in `error.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnvsubstError {
     /// Line and byte column of the `$` that starts the expansion.
     pub pos: Position,
@@ -48,45 +45,24 @@ pub struct EnvsubstError {
 }
 
 /// What is wrong with one expansion.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EnvsubstErrorKind {
     /// `$NAME` or `${NAME}` with `NAME` not set, and no default.
-    #[error("variable `{0}` is not set")]
     Unset(String),
     /// `$NAME` or `${NAME}` with `NAME` set to the empty string, and no default.
-    #[error("variable `{0}` is empty")]
     Empty(String),
     /// A `${` without a `}` before the end of its line.
-    #[error("unclosed `${{`: no `}}` before the end of the line")]
     Unclosed,
     /// Braces holding something other than `NAME`, `NAME:-default` or `NAME-default`.
-    #[error(
-        "bad substitution `${{{0}}}`: expected `${{NAME}}`, `${{NAME:-default}}` or `${{NAME-default}}`"
-    )]
     BadSubstitution(String),
     /// A `${` inside a default value.
-    #[error("`${{` inside a default value is not supported")]
     NestedInDefault,
 }
 
 /// Every problem of one input, in input order. Displays one line per problem.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnvsubstErrors(pub Vec<EnvsubstError>);
-
-impl fmt::Display for EnvsubstErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for EnvsubstErrors {}
 
 /// Expands `$NAME`, `${NAME}`, `${NAME:-default}` and `${NAME-default}` in `input` (see the
 /// module docs for the exact rules), looking names up with `lookup`. Returns the expanded bytes,

@@ -14,7 +14,7 @@ use crate::plugin::lock::IntegrityError;
 use crate::plugin::manage::ManageError;
 
 // The data the variants carry, nameable from here so callers can match on it.
-pub use crate::envsubst::{EnvsubstError, EnvsubstErrorKind};
+pub use crate::envsubst::{EnvsubstError, EnvsubstErrorKind, EnvsubstErrors};
 pub use crate::grammar::GrammarError;
 pub use crate::lookup::LookupError;
 pub use crate::output::{BadValue, Collision, OutputError, VarSource};
@@ -407,6 +407,100 @@ impl fmt::Display for ProviderError {
 }
 
 impl std::error::Error for ProviderError {}
+
+impl fmt::Display for ScanErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The first two are configmanager's wording, which users grep for.
+        f.write_str(match self {
+            ScanErrorKind::EmptyMetadata => {
+                "metadata brackets must include at least one set of key=value pairs"
+            }
+            ScanErrorKind::UnclosedMetadata => "no corresponding end tag found",
+            ScanErrorKind::EmptyPath => "path cannot be empty",
+            ScanErrorKind::EmptyKeyPath => "key path cannot be empty",
+        })
+    }
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} in token `{}`", self.kind, self.text)
+    }
+}
+
+impl std::error::Error for ScanError {}
+
+impl fmt::Display for EnvsubstErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvsubstErrorKind::Unset(name) => write!(f, "variable `{name}` is not set"),
+            EnvsubstErrorKind::Empty(name) => write!(f, "variable `{name}` is empty"),
+            EnvsubstErrorKind::Unclosed => {
+                f.write_str("unclosed `${`: no `}` before the end of the line")
+            }
+            EnvsubstErrorKind::BadSubstitution(body) => write!(
+                f,
+                "bad substitution `${{{body}}}`: expected `${{NAME}}`, `${{NAME:-default}}` or `${{NAME-default}}`"
+            ),
+            EnvsubstErrorKind::NestedInDefault => {
+                f.write_str("`${` inside a default value is not supported")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EnvsubstErrorKind {}
+
+impl fmt::Display for EnvsubstError {
+    /// The position in words, for a message that names no input.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.pos.line, self.pos.column, self.kind
+        )
+    }
+}
+
+impl std::error::Error for EnvsubstError {}
+
+impl fmt::Display for EnvsubstErrors {
+    /// One line per problem.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        lines(f, &self.0, |f, e| write!(f, "{e}"))
+    }
+}
+
+impl std::error::Error for EnvsubstErrors {}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupError::NotFound(key) => write!(f, "key path `{key}` not found in the value"),
+            LookupError::Ambiguous { key, matches } => {
+                write!(f, "key path `{key}` is ambiguous: {matches} matches")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LookupError {}
+
+impl fmt::Display for GrammarError {
+    /// configmanager's words, so scripts that grep for them keep working.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GrammarError::EmptyTokenSeparator => {
+                "config validation failed, tokenseparator cannot be empty"
+            }
+            GrammarError::KeySeparatorLength => {
+                "config validation failed, keyseparator can only be 1 character"
+            }
+        })
+    }
+}
+
+impl std::error::Error for GrammarError {}
 
 impl fmt::Display for VarSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

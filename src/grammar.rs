@@ -25,13 +25,11 @@ pub(crate) const DEFAULT_TOKEN_SEPARATOR: &str = "://";
 
 /// Invalid separators. The messages are configmanager's, so scripts that grep for them keep
 /// working.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrammarError {
     /// The token separator is the empty string: every position would start a token.
-    #[error("config validation failed, tokenseparator cannot be empty")]
     EmptyTokenSeparator,
     /// The key separator is not exactly one character.
-    #[error("config validation failed, keyseparator can only be 1 character")]
     KeySeparatorLength,
 }
 

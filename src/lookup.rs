@@ -22,14 +22,12 @@ use std::borrow::Cow;
 
 use crate::json::{Kind, ROOT, Tree};
 
-/// Why a key path gave no value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a key path gave no value (worded in `error.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupError {
     /// No node at the key path, neither from the root nor anywhere below it.
-    #[error("key path `{0}` not found in the value")]
     NotFound(String),
     /// Not at the root, and at more than one place below it.
-    #[error("key path `{key}` is ambiguous: {matches} matches")]
     Ambiguous {
         /// The key path.
         key: String,

@@ -17,7 +17,6 @@
 //! first byte that ends it or until the next token starts, so tokens may touch. Lines are
 //! counted only between tokens, with a vectorised newline count.
 
-use std::fmt;
 use std::ops::Range;
 
 use crate::grammar::{Class, Grammar};
@@ -108,7 +107,7 @@ impl Token {
     }
 }
 
-/// What is wrong with a malformed token.
+/// What is wrong with a malformed token (worded in `error.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanErrorKind {
     /// `[]`: metadata brackets with nothing (or only ASCII whitespace) between them.
@@ -122,23 +121,8 @@ pub enum ScanErrorKind {
     EmptyKeyPath,
 }
 
-impl fmt::Display for ScanErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The first two are configmanager's wording, which users grep for.
-        f.write_str(match self {
-            ScanErrorKind::EmptyMetadata => {
-                "metadata brackets must include at least one set of key=value pairs"
-            }
-            ScanErrorKind::UnclosedMetadata => "no corresponding end tag found",
-            ScanErrorKind::EmptyPath => "path cannot be empty",
-            ScanErrorKind::EmptyKeyPath => "key path cannot be empty",
-        })
-    }
-}
-
-/// A malformed token, with its position. Scanning goes on after it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} in token `{text}`")]
+/// A malformed token, with its position (worded in `error.rs`). Scanning goes on after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanError {
     /// What is wrong.
     pub kind: ScanErrorKind,
