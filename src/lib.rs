@@ -14,6 +14,7 @@ mod config;
 mod envsubst;
 pub mod error;
 mod grammar;
+mod input;
 mod json;
 mod logging;
 mod lookup;
