@@ -1003,4 +1003,29 @@ mod tests {
              value of `B` from `X://b` (JSON key `k`) is not valid UTF-8, which this output format cannot hold"
         );
     }
+
+    #[test]
+    fn plugin_start_failures_are_listed_with_their_stderr() {
+        let e = Error::PluginStart(vec![
+            StartError {
+                prefix: "ECHO".into(),
+                path: "/p/echo".into(),
+                failure: crate::plugin::host::StartFailure::Timeout(Duration::from_secs(30)),
+                stderr_tail: vec!["boom".into()],
+            },
+            StartError {
+                prefix: "JSON".into(),
+                path: "/p/json".into(),
+                failure: crate::plugin::host::StartFailure::Exited("exit status: 1".into()),
+                stderr_tail: vec![],
+            },
+        ]);
+        assert_eq!(
+            e.to_string(),
+            "providers not initialised, plugin ECHO (/p/echo): timeout while waiting for plugin to start (30s elapsed, see --plugin-start-timeout)\n  \
+             plugin stderr (last lines):\n    boom\n\
+             providers not initialised, plugin JSON (/p/json): plugin exited before we could connect (exit status: 1)"
+        );
+        assert_eq!(e.exit_code(), 3);
+    }
 }
