@@ -66,7 +66,7 @@ impl Config {
                 )))
             }
         };
-        let max = crate::plugin::serve::MAX_CONCURRENT_CALLS as usize;
+        let max = cm_plugin_sdk::protocol::MAX_CONCURRENT_CALLS as usize;
         if !(1..=max).contains(&args.concurrency) {
             return Err(Error::Usage(format!(
                 "--concurrency must be between 1 and {max}, got {}",

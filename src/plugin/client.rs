@@ -11,8 +11,11 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use super::handshake::Address;
-use super::wire::{self, go_plugin, proto};
+use cm_plugin_sdk::handshake::Address;
+use cm_plugin_sdk::protocol::{MAX_MESSAGE_BYTES, MAX_VALUE_BYTES};
+use cm_plugin_sdk::tls;
+use cm_plugin_sdk::wire::{go_plugin, proto};
+
 use crate::Secret;
 use crate::provider::ProviderError;
 
@@ -62,7 +65,7 @@ pub async fn connect(
             async move {
                 let stream = dial(&address).await?;
                 let stream: Box<dyn Io> = match tls {
-                    Some(config) => Box::new(super::tls::connect(config, stream).await?),
+                    Some(config) => Box::new(tls::connect(config, stream).await?),
                     None => stream,
                 };
                 Ok::<_, std::io::Error>(TokioIo::new(stream))
@@ -151,8 +154,8 @@ impl PluginClient {
             .await
             .map_err(|_| ProviderError::new("plugin is shutting down"))?;
         let mut client = proto::token_store_client::TokenStoreClient::new(self.channel.clone())
-            .max_decoding_message_size(wire::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(wire::MAX_MESSAGE_BYTES);
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let mut request = tonic::Request::new(proto::TokenValueRequest {
             token: token.to_string(),
             metadata: metadata.to_vec(),
@@ -229,7 +232,7 @@ fn status_to_error(plugin: &str, status: &tonic::Status, timeout: Duration) -> P
         Code::OutOfRange | Code::ResourceExhausted if message.contains("too large") => {
             ProviderError::new(format!(
                 "plugin {plugin} returned a value larger than the {} MiB limit",
-                wire::MAX_VALUE_BYTES / (1024 * 1024)
+                MAX_VALUE_BYTES / (1024 * 1024)
             ))
         }
         Code::Unavailable | Code::Cancelled => ProviderError::new(format!(
