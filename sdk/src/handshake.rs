@@ -1,5 +1,5 @@
 //! The go-plugin handshake line: the first line a plugin prints on stdout, e.g.
-//! `1|1|unix|/tmp/plugin123|grpc|`. [`format`] writes it (plugin side), [`parse`] reads it (host
+//! `1|1|unix|/tmp/plugin123|grpc|`. [`format()`] writes it (plugin side), [`parse`] reads it (host
 //! side); both are pure, so they are unit-tested, property-tested against each other and fuzzed.
 //!
 //! Fields: core protocol version | app protocol version | network | address | protocol |

@@ -23,11 +23,9 @@
 //! already init); a host closes that window on its side (cm sets `PR_SET_PDEATHSIG` between fork
 //! and exec, which is reliable there because cm forks from a thread that outlives its plugins).
 
-use std::time::Duration;
-
 /// How often the portable watch compares `getppid()` with the original parent.
 #[cfg(unix)]
-const POLL_INTERVAL: Duration = Duration::from_millis(500);
+const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Ignores SIGINT for as long as the process runs. A handler (rather than `SIG_IGN`) keeps the
 /// default for the programs a store may start, such as an AWS `credential_process`, because
