@@ -1,26 +1,11 @@
-//! Compiles the protocol definitions in `proto/` with protox (a pure-Rust protobuf compiler), so
-//! building `cm` needs no `protoc` on the machine.
+//! `cm --version` shows the git revision it was built from, when built from a checkout. (The
+//! protocol definitions are compiled by the plugin SDK's own build script, in `sdk/`.)
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = [
-        "proto/token_store.proto",
-        "proto/grpc_controller.proto",
-        "proto/grpc_stdio.proto",
-        "proto/grpc_broker.proto",
-    ];
-    for p in &protos {
-        println!("cargo:rerun-if-changed={p}");
-    }
-    let fds = protox::compile(protos, ["proto"])?;
-    tonic_prost_build::configure()
-        .build_client(true)
-        .build_server(true)
-        .compile_fds(fds)?;
+fn main() {
     git_revision();
-    Ok(())
 }
 
-/// `cm --version` shows the git revision it was built from, when built from a checkout.
+/// Sets `CM_GIT_REVISION` to the short hash of HEAD, or `unknown` outside a checkout.
 fn git_revision() {
     let git = |args: &[&str]| {
         std::process::Command::new("git")

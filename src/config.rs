@@ -64,7 +64,7 @@ impl Config {
                 Err(UsageError::Seconds { flag, value })
             }
         };
-        let max = crate::plugin::serve::MAX_CONCURRENT_CALLS as usize;
+        let max = cm_plugin_sdk::protocol::MAX_CONCURRENT_CALLS as usize;
         if !(1..=max).contains(&args.concurrency) {
             return Err(UsageError::Concurrency {
                 max,

@@ -15,6 +15,7 @@ mod insert;
 mod integrity;
 mod interop;
 mod mtls;
+mod orphan;
 mod output;
 mod retrieve;
 mod scan;

@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cm::plugin::client::{CallLimits, PluginClient, connect};
-use cm::plugin::handshake::{self, Address};
-use cm::plugin::tls::{self, Identity};
+use cm_plugin_sdk::handshake::{self, Address};
+use cm_plugin_sdk::tls::{self, Identity};
 
 use crate::support::Bench;
 

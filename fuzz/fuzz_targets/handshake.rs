@@ -3,7 +3,7 @@
 
 #![no_main]
 
-use cm::plugin::handshake::{Address, parse};
+use cm_plugin_sdk::handshake::{Address, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

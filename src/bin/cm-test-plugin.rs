@@ -18,8 +18,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use cm::plugin::serve::{ServeOptions, init_hclog_logging, serve_with};
-use cm::plugin::{StoreError, TokenStore};
+use cm_plugin_sdk::{ServeOptions, StoreError, TokenStore, hclog, serve, serve_with};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -177,11 +176,16 @@ fn main() {
         },
         flood: mode.starts_with("flood"),
     };
-    init_hclog_logging();
+    if !mode.starts_with("notls") && !mode.starts_with("noshutdown") {
+        serve(store)
+    }
+    // The two modes that misbehave on purpose go through `serve_with`, as a plugin author who
+    // needs their own runtime would: the same options, the same tie to the host.
+    hclog::init();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut options = ServeOptions::from_env();
     if mode.starts_with("notls") {
-        options.client_cert_pem = None;
+        options = options.without_client_cert();
     }
     let result = rt.block_on(serve_with(store, options, std::io::stdout()));
     if let Err(e) = result {

@@ -11,8 +11,11 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use super::handshake::Address;
-use super::wire::{self, go_plugin, proto};
+use cm_plugin_sdk::handshake::Address;
+use cm_plugin_sdk::protocol::{MAX_MESSAGE_BYTES, MAX_VALUE_BYTES};
+use cm_plugin_sdk::tls;
+use cm_plugin_sdk::wire::{go_plugin, proto};
+
 use crate::Secret;
 use crate::provider::{ProviderError, Refusal};
 
@@ -62,7 +65,7 @@ pub async fn connect(
             async move {
                 let stream = dial(&address).await?;
                 let stream: Box<dyn Io> = match tls {
-                    Some(config) => Box::new(super::tls::connect(config, stream).await?),
+                    Some(config) => Box::new(tls::connect(config, stream).await?),
                     None => stream,
                 };
                 Ok::<_, std::io::Error>(TokioIo::new(stream))
@@ -154,8 +157,8 @@ impl PluginClient {
                 why: Refusal::ShuttingDown,
             })?;
         let mut client = proto::token_store_client::TokenStoreClient::new(self.channel.clone())
-            .max_decoding_message_size(wire::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(wire::MAX_MESSAGE_BYTES);
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let mut request = tonic::Request::new(proto::TokenValueRequest {
             token: token.to_string(),
             metadata: metadata.to_vec(),
@@ -235,7 +238,7 @@ fn status_to_error(plugin: &str, status: &tonic::Status, timeout: Duration) -> P
         Code::DeadlineExceeded => timed_out(),
         Code::OutOfRange | Code::ResourceExhausted if message.contains("too large") => {
             refused(Refusal::TooLarge {
-                limit_bytes: wire::MAX_VALUE_BYTES,
+                limit_bytes: MAX_VALUE_BYTES,
             })
         }
         Code::Unavailable | Code::Cancelled => ProviderError::Crashed {

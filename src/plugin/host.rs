@@ -9,17 +9,17 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use tokio::sync::Mutex;
 
-use super::client::{CallLimits, PluginClient, connect, humantime};
-use super::handshake::{self, Address, HandshakeError};
-use super::process::{
-    COOKIE_VALUE, COOKIE_VALUE_ALT, NOT_A_PLUGIN_MESSAGE, PluginProcess, SpawnOptions, preflight,
+use cm_plugin_sdk::handshake::{self, Address, HandshakeError};
+use cm_plugin_sdk::protocol::{
+    APP_PROTOCOL_VERSIONS, COOKIE_VALUE, COOKIE_VALUE_ALT, NOT_A_PLUGIN_MESSAGE,
 };
-use super::tls::{self, Identity, MtlsPolicy};
+use cm_plugin_sdk::tls::{self, Identity};
+
+use super::client::{CallLimits, PluginClient, connect, humantime};
+use super::process::{PluginProcess, SpawnOptions, preflight};
+use super::tls::MtlsPolicy;
 use crate::Secret;
 use crate::provider::{BoxFuture, Provider, ProviderError};
-
-/// App protocol versions cm offers (configmanager's plugins speak 1).
-pub const APP_PROTOCOL_VERSIONS: &[u32] = &[1];
 
 /// How plugins are started and called.
 #[derive(Debug, Clone, Copy)]

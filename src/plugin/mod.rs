@@ -1,18 +1,17 @@
-//! Everything that speaks go-plugin: finding plugin binaries, the handshake, the child process,
-//! the gRPC client (host side) and the SDK for writing plugins (plugin side). tonic and prost
-//! types stay inside this module.
+//! The plugin host: finding plugin binaries, the child process, the gRPC client, integrity
+//! checks and installation. The protocol pieces it shares with plugins (cookies, handshake,
+//! AutoMTLS, hclog, generated gRPC code) come from `cm_plugin_sdk`; tonic and prost types stay
+//! inside this module.
 
 pub mod client;
 pub mod discover;
-pub mod handshake;
 pub mod host;
 pub mod lock;
 pub mod manage;
 pub mod process;
-pub mod serve;
+#[cfg(test)]
+mod sdk_tests;
 pub mod tls;
-pub mod wire;
 
 pub use host::{HostOptions, PluginHost, StartError};
-pub use serve::{StoreError, TokenStore, serve};
 pub use tls::MtlsPolicy;

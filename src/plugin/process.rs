@@ -13,14 +13,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::task::JoinHandle;
 
-/// The magic cookie configmanager's plugins check.
-pub const COOKIE_KEY: &str = "CONFIGMANAGER_PLUGIN";
-/// The cookie value of configmanager v3.0.0.
-pub const COOKIE_VALUE: &str = "hello";
-/// The cookie value later configmanager builds use; tried once when a plugin refuses the first.
-pub const COOKIE_VALUE_ALT: &str = "configmanager-plugin-hello";
-/// What go-plugin prints on stderr when the cookie does not match.
-pub const NOT_A_PLUGIN_MESSAGE: &str = "This binary is a plugin";
+use cm_plugin_sdk::hclog::LogLine;
+use cm_plugin_sdk::protocol::COOKIE_KEY;
 
 /// How many of a plugin's last stderr lines are kept for error messages.
 const STDERR_TAIL_LINES: usize = 20;
@@ -274,145 +268,27 @@ async fn forward_stderr(stderr: impl AsyncRead + Unpin, name: String, tail: Stde
             continue;
         }
         let entry = LogLine::parse(line, &mut panicking);
-        entry.emit(&name);
+        emit(&entry, &name);
         tail.push(entry.message);
     }
 }
 
-/// One stderr line, classified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    /// The level to log at.
-    pub level: tracing::Level,
-    /// The message (`@message` for hclog JSON, else the line).
-    pub message: String,
-    /// The remaining hclog members as `key=value` text.
-    pub fields: String,
-}
-
-impl LogLine {
-    /// Classifies a stderr line as go-plugin's host does.
-    pub fn parse(line: &str, panicking: &mut bool) -> LogLine {
-        use tracing::Level;
-        if line.starts_with('{')
-            && let Ok(serde_json::Value::Object(mut map)) =
-                serde_json::from_str::<serde_json::Value>(line)
-        {
-            let level = map.remove("@level");
-            let message = map.remove("@message");
-            map.remove("@timestamp");
-            let level = match level
-                .as_ref()
-                .and_then(|l| l.as_str())
-                .map(|l| l.trim().to_ascii_lowercase())
-            {
-                Some(l) if l == "trace" => Some(Level::TRACE),
-                Some(l) if l == "debug" => Some(Level::DEBUG),
-                Some(l) if l == "info" => Some(Level::INFO),
-                Some(l) if l == "warn" => Some(Level::WARN),
-                Some(l) if l == "error" => Some(Level::ERROR),
-                _ => None,
-            };
-            if let (Some(level), Some(serde_json::Value::String(message))) = (level, message) {
-                let fields = map
-                    .iter()
-                    .map(|(k, v)| match v {
-                        serde_json::Value::String(s) => format!("{k}={s:?}"),
-                        other => format!("{k}={other}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                return LogLine {
-                    level,
-                    message,
-                    fields,
-                };
-            }
-        }
-        if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
-            *panicking = true;
-        }
-        let level = if *panicking {
-            Level::ERROR
-        } else {
-            [
-                ("[TRACE]", Level::TRACE),
-                ("[DEBUG]", Level::DEBUG),
-                ("[INFO]", Level::INFO),
-                ("[WARN]", Level::WARN),
-                ("[ERROR]", Level::ERROR),
-            ]
-            .into_iter()
-            .find(|(tag, _)| line.contains(tag))
-            .map_or(Level::DEBUG, |(_, l)| l)
-        };
-        LogLine {
-            level,
-            message: line.to_string(),
-            fields: String::new(),
-        }
-    }
-
-    fn emit(&self, plugin: &str) {
-        use tracing::Level;
-        let (m, f) = (&self.message, &self.fields);
-        match self.level {
-            Level::TRACE => tracing::trace!(target: "cm::plugin", plugin, "{m} {f}"),
-            Level::DEBUG => tracing::debug!(target: "cm::plugin", plugin, "{m} {f}"),
-            Level::INFO => tracing::info!(target: "cm::plugin", plugin, "{m} {f}"),
-            Level::WARN => tracing::warn!(target: "cm::plugin", plugin, "{m} {f}"),
-            _ => tracing::error!(target: "cm::plugin", plugin, "{m} {f}"),
-        }
+/// Re-logs one classified stderr line under the plugin's name.
+fn emit(entry: &LogLine, plugin: &str) {
+    use tracing::Level;
+    let (m, f) = (&entry.message, &entry.fields);
+    match entry.level {
+        Level::TRACE => tracing::trace!(target: "cm::plugin", plugin, "{m} {f}"),
+        Level::DEBUG => tracing::debug!(target: "cm::plugin", plugin, "{m} {f}"),
+        Level::INFO => tracing::info!(target: "cm::plugin", plugin, "{m} {f}"),
+        Level::WARN => tracing::warn!(target: "cm::plugin", plugin, "{m} {f}"),
+        _ => tracing::error!(target: "cm::plugin", plugin, "{m} {f}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracing::Level;
-
-    #[test]
-    fn hclog_json_lines_keep_level_and_message() {
-        let mut p = false;
-        let l = LogLine::parse(
-            r#"{"@level":"debug","@message":"plugin address","@timestamp":"2026-11-25T14:06:00.099757Z","address":"/tmp/p","network":"unix"}"#,
-            &mut p,
-        );
-        assert_eq!(l.level, Level::DEBUG);
-        assert_eq!(l.message, "plugin address");
-        assert_eq!(l.fields, r#"address="/tmp/p" network="unix""#);
-    }
-
-    #[test]
-    fn malformed_json_and_odd_types_never_panic() {
-        let mut p = false;
-        for line in [
-            r#"{"@level":3,"@message":"x"}"#,
-            r#"{"@level":"info","@message":{}}"#,
-            "{not json",
-            "{}",
-        ] {
-            let l = LogLine::parse(line, &mut p);
-            assert_eq!(l.level, Level::DEBUG, "{line}");
-            assert_eq!(l.message, line);
-        }
-    }
-
-    #[test]
-    fn plain_lines_and_panic_mode() {
-        let mut p = false;
-        assert_eq!(
-            LogLine::parse("2026/11/25 [WARN] careful", &mut p).level,
-            Level::WARN
-        );
-        assert_eq!(LogLine::parse("just text", &mut p).level, Level::DEBUG);
-        assert_eq!(LogLine::parse("panic: boom", &mut p).level, Level::ERROR);
-        assert_eq!(
-            LogLine::parse("goroutine 1 [running]:", &mut p).level,
-            Level::ERROR
-        );
-        assert!(p);
-    }
 
     #[test]
     fn tail_keeps_the_last_lines() {

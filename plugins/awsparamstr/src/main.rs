@@ -12,10 +12,10 @@
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::Parameter;
-use cm::plugin::{StoreError, TokenStore};
 use cm_plugin_common::batch::{BatchSource, Coalescer};
 use cm_plugin_common::metadata::Metadata;
 use cm_plugin_common::{FetchError, aws};
+use cm_plugin_sdk::{StoreError, TokenStore};
 
 /// The token prefix this plugin serves.
 const PREFIX: &str = "AWSPARAMSTR";
@@ -23,7 +23,7 @@ const PREFIX: &str = "AWSPARAMSTR";
 const MAX_BATCH: usize = 10;
 
 fn main() {
-    cm::plugin::serve(ParamStore {
+    cm_plugin_sdk::serve(ParamStore {
         lookups: Coalescer::new(aws::batch_settings()),
     })
 }

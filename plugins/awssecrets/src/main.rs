@@ -14,10 +14,10 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{ApiErrorType, SecretValueEntry};
 use base64::Engine as _;
-use cm::plugin::{StoreError, TokenStore};
 use cm_plugin_common::batch::{BatchSource, Coalescer};
 use cm_plugin_common::metadata::Metadata;
 use cm_plugin_common::{FetchError, aws};
+use cm_plugin_sdk::{StoreError, TokenStore};
 
 /// The token prefix this plugin serves.
 const PREFIX: &str = "AWSSECRETS";
@@ -30,7 +30,7 @@ const CURRENT: &str = "AWSCURRENT";
 const MAX_PAGES: usize = 20;
 
 fn main() {
-    cm::plugin::serve(SecretStore {
+    cm_plugin_sdk::serve(SecretStore {
         lookups: Coalescer::new(aws::batch_settings()),
     })
 }

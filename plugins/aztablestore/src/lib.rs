@@ -15,8 +15,8 @@ pub mod connection;
 pub mod credential;
 pub mod rest;
 
-use cm::plugin::{StoreError, TokenStore};
 use cm_plugin_common::non_empty;
+use cm_plugin_sdk::{StoreError, TokenStore};
 use tokio::sync::OnceCell;
 
 use connection::{Connection, Credential};

@@ -1,5 +1,5 @@
 //! `cm-plugin-aztablestore`: the AZTABLESTORE plugin binary (see the library for what it does).
 
 fn main() {
-    cm::plugin::serve(cm_plugin_aztablestore::TableStore::from_env())
+    cm_plugin_sdk::serve(cm_plugin_aztablestore::TableStore::from_env())
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use cm::plugin::StoreError;
+use cm_plugin_sdk::StoreError;
 
 use crate::FetchError;
 

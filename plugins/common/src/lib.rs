@@ -7,7 +7,7 @@
 //! - `aws` (feature `aws`): the AWS SDK set-up both AWS plugins use (credential chain, region,
 //!   `AWS_ENDPOINT_URL`, adaptive retries, rustls) and the SDK error mapping.
 //!
-//! Nothing here talks gRPC: the plugins hand their store to [`cm::plugin::serve`].
+//! Nothing here talks gRPC: the plugins hand their store to [`cm_plugin_sdk::serve`].
 #![deny(missing_docs)]
 
 #[cfg(feature = "aws")]
@@ -15,7 +15,7 @@ pub mod aws;
 pub mod batch;
 pub mod metadata;
 
-use cm::plugin::StoreError;
+use cm_plugin_sdk::StoreError;
 
 /// Why one lookup failed, before it is worded for its token.
 #[derive(Debug, Clone, PartialEq, Eq)]

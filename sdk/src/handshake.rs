@@ -1,5 +1,6 @@
 //! The go-plugin handshake line: the first line a plugin prints on stdout, e.g.
-//! `1|1|unix|/tmp/plugin123|grpc|`. A pure parser, so it can be unit-tested and fuzzed.
+//! `1|1|unix|/tmp/plugin123|grpc|`. [`format()`] writes it (plugin side), [`parse`] reads it (host
+//! side); both are pure, so they are unit-tested, property-tested against each other and fuzzed.
 //!
 //! Fields: core protocol version | app protocol version | network | address | protocol |
 //! server certificate (AutoMTLS only) [| multiplex flag]. We are strict where a mistake would
@@ -9,8 +10,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// go-plugin's core protocol version; every release so far uses 1.
-pub const CORE_PROTOCOL_VERSION: u32 = 1;
+use crate::protocol::CORE_PROTOCOL_VERSION;
 
 /// Where the plugin listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,7 +145,7 @@ pub fn parse(line: &str, supported: &[u32]) -> Result<Handshake, HandshakeError>
     // go-plugin only treats field 6 as a certificate when it is longer than 50 characters:
     // legacy plugins printed short junk there.
     let server_cert = match fields.get(5) {
-        Some(cert) if cert.len() > 50 => Some(decode_cert(cert)?),
+        Some(cert) if cert.len() > CERT_MIN_CHARS => Some(decode_cert(cert)?),
         _ => None,
     };
     let multiplex = match fields.get(6) {
@@ -161,6 +161,58 @@ pub fn parse(line: &str, supported: &[u32]) -> Result<Handshake, HandshakeError>
         multiplex,
     })
 }
+
+/// Why a [`Handshake`] cannot be written as a line [`parse`] would read back the same.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The socket path is empty, not UTF-8, or holds a `|` or a line break.
+    #[error(
+        "the socket path {0:?} cannot go into a handshake line (it must be non-empty UTF-8 without `|` or line breaks)"
+    )]
+    Address(PathBuf),
+    /// go-plugin reads 50 base64 characters or fewer in field 6 as legacy junk, not as a
+    /// certificate; no real certificate is that short.
+    #[error("a {0}-byte certificate is too short for handshake field 6")]
+    ShortCertificate(usize),
+}
+
+/// Writes `handshake` as the line a plugin prints (without the line break):
+/// `1|APP|NETWORK|ADDRESS|grpc|CERT` plus `|MULTIPLEX` when the flag is set. The certificate goes
+/// in DER as standard base64 without padding, as Go prints it. A line that [`parse`] would not
+/// read back as the same handshake is refused instead of printed.
+pub fn format(handshake: &Handshake) -> Result<String, FormatError> {
+    use base64::Engine as _;
+    let (network, address) = match &handshake.address {
+        Address::Unix(path) => match path.to_str() {
+            Some(p) if !p.is_empty() && !p.contains(['|', '\n', '\r']) => ("unix", p.to_string()),
+            _ => return Err(FormatError::Address(path.clone())),
+        },
+        Address::Tcp(addr) => ("tcp", addr.to_string()),
+    };
+    let cert = match &handshake.server_cert {
+        None => String::new(),
+        Some(der) => {
+            let text = base64::engine::general_purpose::STANDARD_NO_PAD.encode(der);
+            if text.len() <= CERT_MIN_CHARS {
+                return Err(FormatError::ShortCertificate(der.len()));
+            }
+            text
+        }
+    };
+    let mut line = format!(
+        "{CORE_PROTOCOL_VERSION}|{}|{network}|{address}|grpc|{cert}",
+        handshake.app_version
+    );
+    if let Some(multiplex) = handshake.multiplex {
+        line.push('|');
+        line.push_str(if multiplex { "true" } else { "false" });
+    }
+    Ok(line)
+}
+
+/// Field 6 longer than this is a certificate; shorter is legacy junk (go-plugin's rule).
+const CERT_MIN_CHARS: usize = 50;
 
 /// Go prints the DER certificate in unpadded standard base64; accept padded too.
 fn decode_cert(text: &str) -> Result<Vec<u8>, HandshakeError> {
@@ -298,5 +350,96 @@ mod tests {
             err("1|9|unix|/tmp/p|grpc|").to_string(),
             "incompatible API version with plugin. Plugin version: 9, Client versions: [1]"
         );
+    }
+
+    #[test]
+    fn format_writes_what_go_plugin_prints() {
+        let mut h = ok("1|1|unix|/tmp/plugin2757116373|grpc|");
+        assert_eq!(format(&h).unwrap(), "1|1|unix|/tmp/plugin2757116373|grpc|");
+        h.multiplex = Some(false);
+        assert_eq!(
+            format(&h).unwrap(),
+            "1|1|unix|/tmp/plugin2757116373|grpc||false"
+        );
+        let h = Handshake {
+            app_version: 2,
+            address: Address::Tcp("[::1]:10000".parse().unwrap()),
+            server_cert: Some(vec![0xfb; 40]),
+            multiplex: Some(true),
+        };
+        let line = format(&h).unwrap();
+        assert!(line.starts_with("1|2|tcp|[::1]:10000|grpc|+/v7"), "{line}");
+        assert!(line.ends_with("|true") && !line.contains('='), "{line}");
+    }
+
+    #[test]
+    fn format_refuses_what_would_not_read_back() {
+        let unix = |p: &str| Handshake {
+            app_version: 1,
+            address: Address::Unix(p.into()),
+            server_cert: None,
+            multiplex: None,
+        };
+        for path in ["", "/tmp/a|b", "/tmp/a\nb", "/tmp/a\rb"] {
+            assert_eq!(
+                format(&unix(path)),
+                Err(FormatError::Address(path.into())),
+                "{path:?}"
+            );
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt as _;
+            let raw = std::ffi::OsStr::from_bytes(b"/tmp/\xff");
+            let mut h = unix("x");
+            h.address = Address::Unix(raw.into());
+            assert!(matches!(format(&h), Err(FormatError::Address(_))));
+        }
+        let mut h = unix("/tmp/p");
+        h.server_cert = Some(vec![1; 37]);
+        assert_eq!(format(&h), Err(FormatError::ShortCertificate(37)));
+        h.server_cert = Some(vec![1; 38]);
+        assert_eq!(parse(&format(&h).unwrap(), &[1]).unwrap(), h);
+    }
+
+    mod round_trip {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn address() -> impl Strategy<Value = Address> {
+            prop_oneof![
+                // Any UTF-8 but `|` and line breaks, spaces at either end included.
+                "[^|\r\n]{1,80}".prop_map(|p| Address::Unix(PathBuf::from(p))),
+                // Flow info and scope id are not part of an address's text.
+                (any::<std::net::IpAddr>(), any::<u16>())
+                    .prop_map(|(ip, port)| Address::Tcp(std::net::SocketAddr::new(ip, port))),
+            ]
+        }
+
+        fn handshake() -> impl Strategy<Value = Handshake> {
+            (
+                any::<u32>(),
+                address(),
+                proptest::option::of(proptest::collection::vec(any::<u8>(), 38..600)),
+                proptest::option::of(any::<bool>()),
+            )
+                .prop_map(|(app_version, address, server_cert, multiplex)| Handshake {
+                    app_version,
+                    address,
+                    server_cert,
+                    multiplex,
+                })
+        }
+
+        proptest! {
+            /// What a plugin prints, a host reads back exactly, with the line break the plugin
+            /// adds (LF, or CRLF from a Windows plugin).
+            #[test]
+            fn format_then_parse_gives_the_same_handshake(h in handshake(), crlf in any::<bool>()) {
+                let line = format(&h).unwrap();
+                let printed = format!("{line}{}", if crlf { "\r\n" } else { "\n" });
+                prop_assert_eq!(parse(&printed, &[h.app_version]), Ok(h));
+            }
+        }
     }
 }

@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Crate layout
+//!
+//! The plugin author's API is at the root: [`TokenStore`], [`StoreError`], [`serve`],
+//! [`serve_with`] with [`ServeOptions`]. The modules hold the protocol pieces a host shares
+//! with its plugins.
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
+pub mod handshake;
+pub mod hclog;
+mod lifetime;
+mod listener;
+pub mod protocol;
+mod serve;
+mod services;
+mod store;
+pub mod tls;
+#[doc(hidden)]
+pub mod wire;
+
+pub use serve::{ServeError, ServeOptions, TRANSPORT_ENV, Transport, serve, serve_with};
+pub use store::{StoreError, TokenStore};
