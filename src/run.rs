@@ -374,20 +374,16 @@ async fn resolve(
     }
 
     // Integrity first: nothing runs that the lock file does not approve.
-    let mut refused = Vec::new();
-    for (prefix, path) in &wanted {
-        match crate::plugin::lock::verify(prefix, path, config.require_lock) {
-            Ok((status, warnings)) => {
-                for w in warnings {
-                    tracing::warn!("{w}");
-                }
-                tracing::debug!(plugin = %prefix, ?status, "plugin integrity");
-            }
-            Err(e) => refused.push(e),
+    let verified =
+        crate::plugin::lock::verify_all(&wanted, config.require_lock, config.cache_dir.as_deref())
+            .map_err(Error::PluginRefused)?;
+    let mut wanted = Vec::with_capacity(verified.len());
+    for v in verified {
+        for w in &v.warnings {
+            tracing::warn!("{w}");
         }
-    }
-    if !refused.is_empty() {
-        return Err(Error::PluginRefused(refused));
+        tracing::debug!(plugin = %v.prefix, status = ?v.status, "plugin integrity");
+        wanted.push((v.prefix, v.program));
     }
     let (host, start_errors) = tokio::select! {
         r = PluginHost::start(wanted, config.host) => r,

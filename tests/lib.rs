@@ -16,3 +16,4 @@ mod output;
 mod retrieve;
 mod scan;
 mod signals;
+mod startup;

@@ -11,6 +11,7 @@ pub mod manage;
 pub mod process;
 pub mod serve;
 pub mod tls;
+pub mod verified;
 pub mod wire;
 
 pub use host::{HostOptions, PluginHost, StartError};
