@@ -60,6 +60,7 @@ pub struct Program {
 struct Opened {
     file: File,
     /// Starts with `#!`: the interpreter must be able to open the script through the descriptor.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     script: bool,
 }
 
