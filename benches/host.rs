@@ -25,14 +25,15 @@
 //! `CM_BENCH_RUNTIME=multi_thread` (the bench's own tokio runtime; cm's, and the default here, is
 //! single-threaded).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cm::internals::{FetchKey, Provider, Providers, fetch_all};
-use cm::plugin::discover::file_name;
+use cm::internals::{FetchKey, Providers, fetch_all};
 use cm::plugin::{HostOptions, PluginHost};
-use futures_util::future::join_all;
+use support::{Samples, cpu_time, env_usize, install, ms};
 
 const CM: &str = env!("CARGO_BIN_EXE_cm");
 const TEST_PLUGIN: &str = env!("CARGO_BIN_EXE_cm-test-plugin");
@@ -43,13 +44,6 @@ const GO_PREFIXES: [&str; 7] = [
     "gotest", "gotestb", "gotestc", "gotestd", "goteste", "gotestf", "gotestg",
 ];
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// `HostOptions::default()`, but `CM_BENCH_CONCURRENCY` (if set) for the calls in flight.
 fn host_options() -> HostOptions {
     let mut opts = HostOptions::default();
@@ -57,50 +51,8 @@ fn host_options() -> HostOptions {
     opts
 }
 
-/// Timings of one measurement.
-struct Samples(Vec<Duration>);
-
-impl Samples {
-    fn sorted(&self) -> Vec<Duration> {
-        let mut v = self.0.clone();
-        v.sort_unstable();
-        v
-    }
-    fn median(&self) -> Duration {
-        let v = self.sorted();
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2
-        }
-    }
-    fn min(&self) -> Duration {
-        self.sorted()[0]
-    }
-    fn max(&self) -> Duration {
-        *self.sorted().last().unwrap()
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
-}
-
-/// A plugin folder laid out as configmanager expects:
-/// `<root>/.configmanager/plugins/<prefix>/<prefix>-<os>-<arch>`.
-fn install(root: &Path, prefix: &str, binary: &Path) -> PathBuf {
-    let dest = root
-        .join(".configmanager/plugins")
-        .join(prefix)
-        .join(file_name(prefix));
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    std::fs::copy(binary, &dest).unwrap();
-    dest
 }
 
 /// Builds the Go fixture plugin (`tests/go/build.sh`), or says why not.
@@ -149,21 +101,6 @@ fn expected_value(key: &FetchKey) -> Vec<u8> {
     v.extend_from_slice(b"->");
     v.extend_from_slice(key.metadata.as_deref().unwrap_or_default());
     v
-}
-
-/// CPU time used so far by the live threads of a process (`self` or a pid), from the scheduler's
-/// nanosecond counters (zero where `/proc` has none). A thread that exits takes its share along,
-/// hence the saturating differences.
-fn cpu_time(pid: &str) -> Duration {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Duration::ZERO;
-    };
-    let ns: u64 = tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(ns)
 }
 
 /// Throughput samples plus CPU time per call, in cm and in the plugin.
@@ -215,30 +152,10 @@ async fn throughput(prefix: &str, binary: &Path, n: usize, runs: usize) -> Throu
     }
 }
 
-/// Spawn to first successful `Value` call on every plugin of `wanted` (started together, as cm
-/// does), and the CPU time that took in cm and in the plugins. The untimed shutdown follows.
+/// Spawn to first successful `Value` call on every plugin of `wanted`, and the CPU time that
+/// took in cm and in the plugins.
 async fn time_to_ready(wanted: &[(String, PathBuf)]) -> (Duration, Duration, Duration) {
-    let cpu = cpu_time("self");
-    let t = Instant::now();
-    let (host, errors) = PluginHost::start(wanted.to_vec(), host_options()).await;
-    assert!(errors.is_empty(), "{errors:?}");
-    join_all(wanted.iter().map(|(prefix, _)| {
-        let provider = host.provider(prefix).unwrap();
-        async move {
-            let v = provider.fetch("ready", b"").await.unwrap();
-            assert_eq!(v.expose(), b"ready->");
-        }
-    }))
-    .await;
-    let elapsed = t.elapsed();
-    let host_cpu = cpu_time("self").saturating_sub(cpu);
-    let plugins_cpu = host
-        .pids()
-        .iter()
-        .map(|pid| cpu_time(&pid.to_string()))
-        .sum::<Duration>();
-    host.shutdown().await;
-    (elapsed, host_cpu, plugins_cpu)
+    support::time_to_ready(wanted, host_options(), "ready", b"ready->").await
 }
 
 /// Start-up samples, and the median CPU time per start in cm and in the plugins (together).

@@ -50,6 +50,9 @@ pub(crate) struct Config {
     pub local_base: PathBuf,
     /// The home directory (`--global`).
     pub home: Option<PathBuf>,
+    /// cm's cache folder (the verified-hash cache): `CM_CACHE_DIR`, else the user's cache
+    /// folder + `cm`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -95,6 +98,10 @@ impl Config {
             .flatten()
             .filter_map(|v| v.into_string().ok())
             .find(|v| !v.is_empty());
+        let cache_dir = get("CM_CACHE_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| dirs::cache_dir().map(|d| d.join("cm")));
         let no_color = get("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color = !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr());
         Ok(Config {
@@ -113,6 +120,7 @@ impl Config {
             require_lock: args.require_lock,
             local_base,
             home,
+            cache_dir,
         })
     }
 

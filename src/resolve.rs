@@ -20,6 +20,7 @@ use crate::error::{Error, FailureReason, MissingPlugin, Origin, TokenFailure};
 use crate::lookup::lookup;
 use crate::plan::{FetchKey, Plan};
 use crate::plugin::discover::SearchPath;
+use crate::plugin::process::Program;
 use crate::plugin::{HostOptions, PluginHost};
 use crate::provider::{Provider, ProviderError, Registry, Source};
 use crate::scan::Token;
@@ -126,6 +127,8 @@ pub(crate) struct Resolver<'a> {
     pub(crate) host: HostOptions,
     /// `--require-lock`.
     pub(crate) require_lock: bool,
+    /// Where verified plugin hashes are cached (`None`: no cache).
+    pub(crate) cache_dir: Option<&'a std::path::Path>,
     /// `--lax`.
     pub(crate) lax: bool,
 }
@@ -159,7 +162,7 @@ impl Resolver<'_> {
         if !missing.is_empty() {
             return Err(Error::PluginNotFound(missing));
         }
-        check_integrity(&wanted, self.require_lock)?;
+        let wanted = check_integrity(&wanted, self.require_lock, self.cache_dir)?;
 
         let (host, start_errors) = tokio::select! {
             r = PluginHost::start(wanted, self.host) => r,
@@ -225,26 +228,26 @@ impl Resolver<'_> {
     }
 }
 
-/// Integrity first: nothing runs that the lock file does not approve. Every plugin is checked,
-/// and every refusal reported.
-fn check_integrity(wanted: &[(String, PathBuf)], require_lock: bool) -> Result<(), Error> {
-    let mut refused = Vec::new();
-    for (prefix, path) in wanted {
-        match crate::plugin::lock::verify(prefix, path, require_lock) {
-            Ok((status, warnings)) => {
-                for w in warnings {
-                    tracing::warn!("{w}");
-                }
-                tracing::debug!(plugin = %prefix, ?status, "plugin integrity");
+/// Integrity first: nothing runs that the lock file does not approve. Every plugin is checked
+/// (concurrently), every refusal reported, and each approved plugin comes back as the program
+/// to run: for a locked plugin, the very file that was hashed.
+fn check_integrity(
+    wanted: &[(String, PathBuf)],
+    require_lock: bool,
+    cache_dir: Option<&std::path::Path>,
+) -> Result<Vec<(String, Program)>, Error> {
+    let verified = crate::plugin::lock::verify_all(wanted, require_lock, cache_dir)
+        .map_err(Error::PluginRefused)?;
+    Ok(verified
+        .into_iter()
+        .map(|v| {
+            for w in &v.warnings {
+                tracing::warn!("{w}");
             }
-            Err(e) => refused.push(e),
-        }
-    }
-    if refused.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::PluginRefused(refused))
-    }
+            tracing::debug!(plugin = %v.prefix, status = ?v.status, "plugin integrity");
+            (v.prefix, v.program)
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -350,6 +353,7 @@ mod tests {
             search,
             host: HostOptions::default(),
             require_lock: false,
+            cache_dir: None,
             lax,
         }
     }

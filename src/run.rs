@@ -81,6 +81,7 @@ fn resolver<'a>(config: &'a Config, registry: &'a Registry) -> Resolver<'a> {
         search: &config.search,
         host: config.host,
         require_lock: config.require_lock,
+        cache_dir: config.cache_dir.as_deref(),
         lax: config.lax,
     }
 }

@@ -20,3 +20,4 @@ mod output;
 mod retrieve;
 mod scan;
 mod signals;
+mod startup;

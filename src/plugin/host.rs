@@ -2,7 +2,7 @@
 //! providers for them; shut them all down at the end (on success, on error, on Ctrl-C).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use cm_plugin_sdk::protocol::{
 use cm_plugin_sdk::tls::{self, Identity};
 
 use super::client::{CallLimits, PluginClient, connect, humantime};
-use super::process::{PluginProcess, SpawnOptions, preflight};
+use super::process::{PluginProcess, Program, SpawnOptions};
 use super::tls::MtlsPolicy;
 use crate::Secret;
 use crate::provider::{BoxFuture, Provider, ProviderError};
@@ -162,14 +162,15 @@ pub struct PluginHost {
 
 impl PluginHost {
     /// Starts each `(prefix, binary)` concurrently. Returns the host holding every plugin that
-    /// started (they must be shut down even when others failed) and the failures.
-    pub async fn start(
-        wanted: Vec<(String, PathBuf)>,
+    /// started (they must be shut down even when others failed) and the failures. A binary is a
+    /// path or a [`Program`] that integrity checks have already opened (`lock::Verified`).
+    pub async fn start<P: Into<Program>>(
+        wanted: Vec<(String, P)>,
         opts: HostOptions,
     ) -> (PluginHost, Vec<StartError>) {
-        let results = join_all(wanted.into_iter().map(|(prefix, path)| async move {
+        let results = join_all(wanted.into_iter().map(|(prefix, program)| async move {
             let t = Instant::now();
-            let r = start_one(&prefix, &path, &opts).await;
+            let r = start_one(&prefix, &program.into(), &opts).await;
             tracing::debug!(plugin = %prefix, elapsed_ms = t.elapsed().as_millis() as u64, ok = r.is_ok(), "plugin start");
             (prefix, r)
         }))
@@ -218,9 +219,10 @@ impl PluginHost {
 
 async fn start_one(
     prefix: &str,
-    path: &Path,
+    program: &Program,
     opts: &HostOptions,
 ) -> Result<RunningPlugin, StartError> {
+    let path = program.path();
     let deadline = Instant::now() + opts.start_timeout;
     let fail = |failure: StartFailure, tail: Vec<String>| StartError {
         prefix: prefix.to_string(),
@@ -228,7 +230,7 @@ async fn start_one(
         failure,
         stderr_tail: tail,
     };
-    preflight(path).map_err(|reason| {
+    program.preflight().map_err(|reason| {
         fail(
             StartFailure::Spawn {
                 path: path.to_path_buf(),
@@ -260,7 +262,7 @@ async fn start_one(
             socket_dir: socket_dir.path().to_path_buf(),
             client_cert_pem: identity.as_ref().map(|id| id.cert_pem().to_string()),
         };
-        let mut process = PluginProcess::spawn(path, &spawn_opts).map_err(|e| {
+        let mut process = PluginProcess::spawn(program, &spawn_opts).map_err(|e| {
             fail(
                 StartFailure::Spawn {
                     path: path.to_path_buf(),

@@ -9,12 +9,23 @@
 //! Before a plugin starts, `verify` checks it against the lock of its own `.configmanager`
 //! folder (when there is one) and refuses files any user could have replaced. A plain,
 //! line-per-entry text file keeps reviews of lock changes easy.
+//!
+//! The lock file is read first, and a plugin is hashed only when a lock covers it (or to name
+//! its hash when `--require-lock` finds no lock): a run without a lock pays nothing that grows
+//! with plugin size. A locked plugin is opened once; its hash is taken through that descriptor
+//! (or found in the [verified-hash cache](super::verified) by the descriptor's fstat), and the
+//! same open file is what the host executes ([`Program::opened`]).
 
 use std::fmt;
+use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
 
-use sha2::{Digest, Sha256};
+use aws_lc_rs::digest;
+
+use super::process::Program;
+use super::verified::{HashCache, Key};
 
 /// The lock file's name inside a `.configmanager` folder.
 pub const LOCK_FILE: &str = "plugins.lock";
@@ -199,21 +210,37 @@ pub fn sha256_file(path: &Path) -> Result<String, IntegrityError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
+    File::open(path).and_then(sha256_reader).map_err(io)
+}
+
+/// The SHA-256 of `bytes`, as lower-case hex.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(digest::digest(&digest::SHA256, bytes).as_ref())
+}
+
+/// The SHA-256 of everything `reader` gives, as lower-case hex (aws-lc's assembly SHA-256).
+fn sha256_reader(mut reader: impl Read) -> std::io::Result<String> {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => ctx.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex(ctx.finish().as_ref()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 /// The `.configmanager` folder a plugin path lies in:
@@ -223,7 +250,7 @@ pub fn configmanager_dir(plugin: &Path) -> Option<&Path> {
 }
 
 /// What `verify` found, for `cm plugin list` and logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// In the lock, hash matches.
     Locked,
@@ -231,40 +258,189 @@ pub enum Status {
     NoLock,
 }
 
+/// A plugin cleared to run.
+#[derive(Debug)]
+pub struct Verified {
+    /// The prefix it was wanted for.
+    pub prefix: String,
+    /// What to execute: the open file whose bytes were checked when a lock applies, else the
+    /// path.
+    pub program: Program,
+    /// How it stands against its lock.
+    pub status: Status,
+    /// Things to tell the user (group-writable files).
+    pub warnings: Vec<String>,
+    /// A hash computed by this check, for the cache.
+    learned: Option<(Key, String)>,
+}
+
 /// Checks a plugin before it runs: no world-writable file or folder on its path below the
 /// `.configmanager` folder; its hash against the lock when there is one; a missing lock is an
-/// error only with `require_lock`. Returns warnings (group-writable files) alongside the status.
+/// error only with `require_lock`. Without a lock the file is not read at all.
 pub fn verify(
     prefix: &str,
     plugin: &Path,
     require_lock: bool,
-) -> Result<(Status, Vec<String>), IntegrityError> {
+    cache: &HashCache,
+) -> Result<Verified, IntegrityError> {
     let warnings = check_permissions(plugin)?;
+    let unlocked = |warnings| {
+        Ok(Verified {
+            prefix: prefix.to_string(),
+            program: Program::at(plugin),
+            status: Status::NoLock,
+            warnings,
+            learned: None,
+        })
+    };
     let Some(cm_dir) = configmanager_dir(plugin) else {
-        return Ok((Status::NoLock, warnings));
+        return unlocked(warnings);
     };
     let lock_path = cm_dir.join(LOCK_FILE);
-    let actual = sha256_file(plugin)?;
-    match Lock::read(&lock_path)? {
-        None if require_lock => Err(IntegrityError::LockRequired {
+    let lock = match Lock::read(&lock_path)? {
+        None if require_lock => {
+            return Err(IntegrityError::LockRequired {
+                plugin: plugin.to_path_buf(),
+                lock: lock_path,
+            });
+        }
+        None => return unlocked(warnings),
+        Some(lock) => lock,
+    };
+    let io = |e: std::io::Error| IntegrityError::Io {
+        path: plugin.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let (file, meta) = open_plugin(plugin).map_err(io)?;
+    #[cfg(unix)]
+    {
+        // Again on what was opened: the path may have been swapped since it was checked.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o002 != 0 {
+            return Err(IntegrityError::WorldWritable {
+                path: plugin.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    let key = Key::of(plugin, &meta);
+    let (actual, computed) = match key.as_ref().and_then(|k| cache.get(k)) {
+        Some(hash) => {
+            tracing::debug!(plugin = %plugin.display(), "plugin hash from the verified-hash cache");
+            (hash.to_string(), false)
+        }
+        None => {
+            let t = Instant::now();
+            let hash = sha256_reader(&file).map_err(io)?;
+            tracing::debug!(plugin = %plugin.display(), bytes = meta.len(), elapsed_ms = t.elapsed().as_millis() as u64, "plugin hashed");
+            (hash, true)
+        }
+    };
+    match lock.get(prefix, &platform()) {
+        None => Err(IntegrityError::NotLocked {
             plugin: plugin.to_path_buf(),
             lock: lock_path,
+            actual,
         }),
-        None => Ok((Status::NoLock, warnings)),
-        Some(lock) => match lock.get(prefix, &platform()) {
-            None => Err(IntegrityError::NotLocked {
-                plugin: plugin.to_path_buf(),
-                lock: lock_path,
-                actual,
-            }),
-            Some(e) if e.sha256 != actual => Err(IntegrityError::Mismatch {
-                plugin: plugin.to_path_buf(),
-                lock: lock_path,
-                expected: e.sha256.clone(),
-                actual,
-            }),
-            Some(_) => Ok((Status::Locked, warnings)),
-        },
+        Some(e) if e.sha256 != actual => Err(IntegrityError::Mismatch {
+            plugin: plugin.to_path_buf(),
+            lock: lock_path,
+            expected: e.sha256.clone(),
+            actual,
+        }),
+        Some(_) => {
+            // Cached only if the file did not change while it was read, and not so recently
+            // that a change could still hide in the timestamps' granularity.
+            let learned = key
+                .filter(|_| computed)
+                .filter(|k| {
+                    file.metadata()
+                        .is_ok_and(|now| Key::of(plugin, &now).as_ref() == Some(k))
+                })
+                .filter(|k| !k.is_racy(SystemTime::now()))
+                .map(|k| (k, actual));
+            Ok(Verified {
+                prefix: prefix.to_string(),
+                program: Program::opened(plugin, file).map_err(io)?,
+                status: Status::Locked,
+                warnings,
+                learned,
+            })
+        }
+    }
+}
+
+/// Opens a plugin read-only and close-on-exec (std's default), without blocking on a FIFO
+/// planted at its path, and checks what was opened: a regular file nobody else may write.
+fn open_plugin(plugin: &Path) -> std::io::Result<(File, std::fs::Metadata)> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(plugin)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok((file, meta))
+}
+
+/// [`verify`] for every plugin a run needs, concurrently (hashing is the slow part), with one
+/// verified-hash cache read from `cache_dir` before and written back after. Returns every
+/// plugin, in the order given, or every refusal.
+pub fn verify_all(
+    wanted: &[(String, PathBuf)],
+    require_lock: bool,
+    cache_dir: Option<&Path>,
+) -> Result<Vec<Verified>, Vec<IntegrityError>> {
+    let mut cache = HashCache::load(cache_dir);
+    let results: Vec<Result<Verified, IntegrityError>> = if wanted.len() < 2 {
+        wanted
+            .iter()
+            .map(|(prefix, path)| verify(prefix, path, require_lock, &cache))
+            .collect()
+    } else {
+        let cache = &cache;
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = wanted
+                .iter()
+                .map(|(prefix, path)| {
+                    scope.spawn(move || verify(prefix, path, require_lock, cache))
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    };
+    let mut verified = Vec::with_capacity(results.len());
+    let mut refused = Vec::new();
+    for r in results {
+        match r {
+            Ok(mut v) => {
+                if let Some((key, hash)) = v.learned.take() {
+                    cache.insert(key, hash);
+                }
+                verified.push(v);
+            }
+            Err(e) => refused.push(e),
+        }
+    }
+    if let Err(e) = cache.save() {
+        tracing::debug!("verified-hash cache not written: {e}");
+    }
+    if refused.is_empty() {
+        Ok(verified)
+    } else {
+        Err(refused)
     }
 }
 
@@ -300,6 +476,10 @@ fn check_permissions(plugin: &Path) -> Result<Vec<String>, IntegrityError> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    fn none() -> HashCache {
+        HashCache::disabled()
+    }
 
     const H1: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
@@ -372,9 +552,12 @@ mod tests {
     fn verify_against_the_lock() {
         let d = tempfile::tempdir().unwrap();
         let p = install(d.path(), "echo", b"binary");
-        assert_eq!(verify("ECHO", &p, false).unwrap().0, Status::NoLock);
+        assert_eq!(
+            verify("ECHO", &p, false, &none()).unwrap().status,
+            Status::NoLock
+        );
         assert!(matches!(
-            verify("ECHO", &p, true),
+            verify("ECHO", &p, true, &none()),
             Err(IntegrityError::LockRequired { .. })
         ));
         let lock_path = d.path().join(".configmanager").join(LOCK_FILE);
@@ -386,7 +569,7 @@ mod tests {
         });
         std::fs::write(&lock_path, lock.to_string()).unwrap();
         assert!(matches!(
-            verify("ECHO", &p, false),
+            verify("ECHO", &p, false, &none()),
             Err(IntegrityError::NotLocked { .. })
         ));
         lock.set(Entry {
@@ -395,10 +578,13 @@ mod tests {
             sha256: sha256_file(&p).unwrap(),
         });
         std::fs::write(&lock_path, lock.to_string()).unwrap();
-        assert_eq!(verify("ECHO", &p, true).unwrap().0, Status::Locked);
+        assert_eq!(
+            verify("ECHO", &p, true, &none()).unwrap().status,
+            Status::Locked
+        );
         // One byte changed.
         std::fs::write(&p, b"binarY").unwrap();
-        let e = verify("ECHO", &p, false).unwrap_err();
+        let e = verify("ECHO", &p, false, &none()).unwrap_err();
         let expected = lock.get("echo", &platform()).unwrap().sha256.clone();
         assert!(matches!(&e, IntegrityError::Mismatch { expected: x, .. } if *x == expected));
         let msg = e.to_string();
@@ -413,17 +599,109 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = install(d.path(), "echo", b"binary");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o775)).unwrap();
-        let (_, warnings) = verify("ECHO", &p, false).unwrap();
+        let warnings = verify("ECHO", &p, false, &none()).unwrap().warnings;
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o757)).unwrap();
-        let e = verify("ECHO", &p, false).unwrap_err();
+        let e = verify("ECHO", &p, false, &none()).unwrap_err();
         assert!(e.to_string().contains("world-writable (mode 757)"), "{e}");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::set_permissions(p.parent().unwrap(), std::fs::Permissions::from_mode(0o777))
             .unwrap();
         assert!(matches!(
-            verify("ECHO", &p, false),
+            verify("ECHO", &p, false, &none()),
             Err(IntegrityError::WorldWritable { .. })
         ));
+    }
+
+    #[test]
+    fn only_a_locked_plugin_is_opened_and_it_is_what_runs() {
+        let d = tempfile::tempdir().unwrap();
+        let p = install(d.path(), "echo", b"binary");
+        let v = verify("ECHO", &p, false, &none()).unwrap();
+        assert!(v.program.file().is_none());
+        assert_eq!(v.program.path(), p);
+        let mut lock = Lock::default();
+        lock.set(Entry {
+            prefix: "echo".into(),
+            platform: platform(),
+            sha256: sha256_bytes(b"binary"),
+        });
+        std::fs::write(
+            d.path().join(".configmanager").join(LOCK_FILE),
+            lock.to_string(),
+        )
+        .unwrap();
+        let v = verify("ECHO", &p, false, &none()).unwrap();
+        assert_eq!(v.status, Status::Locked);
+        let file = v.program.file().expect("the checked file is kept open");
+        // Replacing the path afterwards does not change what was opened.
+        let other = d.path().join("other");
+        std::fs::write(&other, b"evil").unwrap();
+        std::fs::rename(&other, &p).unwrap();
+        use std::os::unix::fs::FileExt;
+        let mut head = [0u8; 6];
+        file.read_at(&mut head, 0).unwrap();
+        assert_eq!(&head, b"binary");
+    }
+
+    #[test]
+    fn the_cache_is_looked_up_by_the_open_files_key_and_misses_a_replaced_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = install(d.path(), "echo", b"binary");
+        let real = sha256_bytes(b"binary");
+        let mut lock = Lock::default();
+        lock.set(Entry {
+            prefix: "echo".into(),
+            platform: platform(),
+            sha256: real.clone(),
+        });
+        std::fs::write(
+            d.path().join(".configmanager").join(LOCK_FILE),
+            lock.to_string(),
+        )
+        .unwrap();
+        // A cache entry for exactly this file claims another hash: verify must believe it, which
+        // shows the file was not read.
+        let cache_dir = d.path().join("cache");
+        let mut cache = HashCache::load(Some(&cache_dir));
+        let key = Key::of(&p, &std::fs::metadata(&p).unwrap()).unwrap();
+        cache.insert(key, H1.into());
+        let e = verify("ECHO", &p, false, &cache).unwrap_err();
+        assert!(
+            matches!(&e, IntegrityError::Mismatch { actual, .. } if actual == H1),
+            "{e}"
+        );
+        // The same bytes under a new inode: the entry no longer applies, the file is hashed.
+        let copy = d.path().join("copy");
+        std::fs::write(&copy, b"binary").unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&copy, &p).unwrap();
+        let v = verify("ECHO", &p, false, &cache).unwrap();
+        assert_eq!(v.status, Status::Locked);
+        // Freshly written, so too recent to be cached (see `Key::is_racy`).
+        assert!(v.learned.is_none());
+    }
+
+    #[test]
+    fn verify_all_reports_every_refusal_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let a = install(d.path(), "a", b"one");
+        let b = install(d.path(), "b", b"two");
+        let c = install(d.path(), "c", b"three");
+        std::fs::set_permissions(&c, std::fs::Permissions::from_mode(0o757)).unwrap();
+        let wanted = vec![
+            ("A".to_string(), a.clone()),
+            ("B".to_string(), b.clone()),
+            ("C".to_string(), c.clone()),
+        ];
+        let errors = verify_all(&wanted, true, None).unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(matches!(&errors[0], IntegrityError::LockRequired { plugin, .. } if *plugin == a));
+        assert!(matches!(&errors[1], IntegrityError::LockRequired { plugin, .. } if *plugin == b));
+        assert!(matches!(&errors[2], IntegrityError::WorldWritable { .. }));
+        std::fs::set_permissions(&c, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ok = verify_all(&wanted, false, None).unwrap();
+        let prefixes: Vec<&str> = ok.iter().map(|v| v.prefix.as_str()).collect();
+        assert_eq!(prefixes, ["A", "B", "C"]);
     }
 }

@@ -79,7 +79,8 @@ pub fn install(prefix: &str, from: &Path, base: &Path) -> Result<Installed, Mana
         let _ = std::fs::remove_file(&dest);
         return Err(source(reason));
     }
-    let sha256 = lock::sha256_file(&dest)?;
+    // The bytes just written, hashed from memory: no second read of the file.
+    let sha256 = lock::sha256_bytes(&bytes);
     lock.set(Entry {
         prefix: lower,
         platform: lock::platform(),

@@ -12,6 +12,7 @@ pub mod process;
 #[cfg(test)]
 mod sdk_tests;
 pub mod tls;
+pub mod verified;
 
 pub use host::{HostOptions, PluginHost, StartError};
 pub use tls::MtlsPolicy;

@@ -2,8 +2,13 @@
 //! stderr into `tracing` events, and stop it (graceful request, grace period, then SIGKILL of its
 //! whole process group). The child never outlives cm: it is killed when its handle drops, and on
 //! Linux the kernel kills it if cm itself dies (`PR_SET_PDEATHSIG`).
+//!
+//! A plugin whose bytes were checked against a lock file arrives here as an open file
+//! ([`Program::opened`]), and on Linux that very file is what the child executes, so the window
+//! between check and exec is closed: replacing the file on disk after the check changes nothing.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -36,6 +41,97 @@ pub struct SpawnOptions {
     pub socket_dir: PathBuf,
     /// `PLUGIN_CLIENT_CERT`, when AutoMTLS is wanted.
     pub client_cert_pem: Option<String>,
+}
+
+/// The binary a plugin process runs: a path, or a file cm has already opened (and verified).
+#[derive(Debug, Clone)]
+pub struct Program {
+    path: PathBuf,
+    opened: Option<Arc<Opened>>,
+}
+
+#[derive(Debug)]
+struct Opened {
+    file: File,
+    /// Starts with `#!`: the interpreter must be able to open the script through the descriptor.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    script: bool,
+}
+
+impl Program {
+    /// The file at `path`, executed by path.
+    pub fn at(path: impl Into<PathBuf>) -> Program {
+        Program {
+            path: path.into(),
+            opened: None,
+        }
+    }
+
+    /// `file`, opened from `path` (read-only, close-on-exec), is what will run: on Linux the child
+    /// executes this descriptor through `/proc/self/fd/N`, whatever `path` holds by then. Where
+    /// that cannot be done (other systems, no `/proc`), the plugin is executed by path.
+    pub fn opened(path: impl Into<PathBuf>, file: File) -> std::io::Result<Program> {
+        let (head, n) = read_head(&file)?;
+        Ok(Program {
+            path: path.into(),
+            opened: Some(Arc::new(Opened {
+                file,
+                script: head[..n].starts_with(b"#!"),
+            })),
+        })
+    }
+
+    /// Where the plugin lives (messages, `argv[0]`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open file, when there is one.
+    pub fn file(&self) -> Option<&File> {
+        self.opened.as_deref().map(|o| &o.file)
+    }
+
+    /// [`preflight`] of what will run: the open file when there is one, else the path.
+    pub fn preflight(&self) -> Result<(), String> {
+        match &self.opened {
+            Some(o) => {
+                let meta = o
+                    .file
+                    .metadata()
+                    .map_err(|e| format!("cannot read it: {e}"))?;
+                preflight_file(&o.file, &meta)
+            }
+            None => preflight(&self.path),
+        }
+    }
+
+    /// The program name to hand to exec, and the descriptor the child must keep open across exec
+    /// (a script's interpreter opens the script by that name after exec).
+    fn exec_target(&self) -> (PathBuf, Option<i32>) {
+        #[cfg(target_os = "linux")]
+        if let Some(o) = &self.opened {
+            use std::os::fd::AsRawFd;
+            let fd = o.file.as_raw_fd();
+            let via = PathBuf::from(format!("/proc/self/fd/{fd}"));
+            if via.exists() {
+                return (via, o.script.then_some(fd));
+            }
+            tracing::warn!(path = %self.path.display(), "/proc is not mounted: executing the verified plugin by path");
+        }
+        (self.path.clone(), None)
+    }
+}
+
+impl From<PathBuf> for Program {
+    fn from(path: PathBuf) -> Program {
+        Program::at(path)
+    }
+}
+
+impl From<&Path> for Program {
+    fn from(path: &Path) -> Program {
+        Program::at(path)
+    }
 }
 
 /// The last lines a plugin wrote to stderr, shared with the task reading them.
@@ -78,8 +174,14 @@ impl PluginProcess {
     /// Starts `path` with go-plugin's environment. The host's own environment is passed on
     /// (plugins read cloud credentials from it), minus every `PLUGIN_*` variable we do not set,
     /// so a stray one cannot change how the plugin talks to us.
-    pub fn spawn(path: &Path, opts: &SpawnOptions) -> std::io::Result<PluginProcess> {
-        let mut cmd = Command::new(path);
+    pub fn spawn(program: &Program, opts: &SpawnOptions) -> std::io::Result<PluginProcess> {
+        let (exec, keep_fd) = program.exec_target();
+        let mut cmd = Command::new(&exec);
+        // The plugin sees its own path as argv[0], not `/proc/self/fd/N` (the test plugin and
+        // some Go plugins pick their behaviour or name from it); `/proc/self/exe` names the
+        // file itself either way.
+        #[cfg(unix)]
+        cmd.arg0(program.path());
         for (key, _) in std::env::vars_os() {
             if key.to_str().is_some_and(|k| k.starts_with("PLUGIN_")) {
                 cmd.env_remove(&key);
@@ -99,15 +201,18 @@ impl PluginProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        #[cfg(not(target_os = "linux"))]
+        let _ = keep_fd;
         #[cfg(unix)]
         {
             // Its own process group: Ctrl-C at a terminal reaches cm only, and cm stops the
             // plugin (and anything a wrapper script started) as a group.
             cmd.process_group(0);
             #[cfg(target_os = "linux")]
-            // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
+            // SAFETY: prctl, getppid and fcntl are async-signal-safe; nothing else runs between
+            // fork and exec.
             unsafe {
-                cmd.pre_exec(|| {
+                cmd.pre_exec(move || {
                     if libc::prctl(
                         libc::PR_SET_PDEATHSIG,
                         libc::SIGKILL as libc::c_ulong,
@@ -121,6 +226,14 @@ impl PluginProcess {
                     // cm may have died between fork and prctl.
                     if libc::getppid() == 1 {
                         libc::_exit(1);
+                    }
+                    // A script executed through `/proc/self/fd/N` is read by its interpreter
+                    // under that name after exec, so the descriptor must survive exec (only in
+                    // this child: cm's copy stays close-on-exec). A binary needs no such thing.
+                    if let Some(fd) = keep_fd
+                        && libc::fcntl(fd, libc::F_SETFD, 0) == -1
+                    {
+                        return Err(std::io::Error::last_os_error());
                     }
                     Ok(())
                 });
@@ -307,8 +420,17 @@ mod tests {
 /// than whatever the kernel or a shell makes of it (glibc hands a file the kernel refuses to the
 /// shell, which then reports nonsense like `ELF...: not found`).
 pub fn preflight(path: &Path) -> Result<(), String> {
-    use std::io::Read as _;
+    // Not opened first: opening a FIFO would block.
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a file".to_string());
+    }
+    let file = File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    preflight_file(&file, &meta)
+}
+
+/// [`preflight`] of an open file, `meta` being its own (fstat) metadata.
+fn preflight_file(file: &File, meta: &std::fs::Metadata) -> Result<(), String> {
     if !meta.is_file() {
         return Err("not a file".to_string());
     }
@@ -319,10 +441,7 @@ pub fn preflight(path: &Path) -> Result<(), String> {
             return Err("the file is not executable (chmod +x)".to_string());
         }
     }
-    let mut head = [0u8; 20];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .map_err(|e| format!("cannot read it: {e}"))?;
+    let (head, n) = read_head(file).map_err(|e| format!("cannot read it: {e}"))?;
     let head = &head[..n];
     if head.starts_with(b"#!") || !cfg!(target_os = "linux") {
         return Ok(());
@@ -349,6 +468,31 @@ pub fn preflight(path: &Path) -> Result<(), String> {
         )),
         _ => Ok(()),
     }
+}
+
+/// The first 20 bytes of a file (fewer if it is shorter), read at offset 0 whatever the
+/// descriptor's position, so a shared open file is never disturbed.
+fn read_head(file: &File) -> std::io::Result<([u8; 20], usize)> {
+    let mut head = [0u8; 20];
+    let mut n = 0;
+    while n < head.len() {
+        #[cfg(unix)]
+        let r = std::os::unix::fs::FileExt::read_at(file, &mut head[n..], n as u64);
+        #[cfg(not(unix))]
+        let r = {
+            use std::io::{Read, Seek};
+            let mut f = file;
+            f.seek(std::io::SeekFrom::Start(n as u64))
+                .and_then(|_| f.read(&mut head[n..]))
+        };
+        match r {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((head, n))
 }
 
 /// The ELF `e_machine` of the architecture cm was built for.

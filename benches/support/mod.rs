@@ -1,0 +1,112 @@
+//! What the plugin benchmarks share (`benches/host.rs`, `benches/startup.rs`): timing samples and
+//! their medians, installing a plugin the way configmanager lays it out, CPU time from `/proc`,
+//! and the time from spawn to a plugin's first answer through cm's own host.
+
+#![allow(dead_code)] // each bench uses its own part
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cm::internals::Provider;
+use cm::plugin::discover::file_name;
+use cm::plugin::{HostOptions, PluginHost};
+use futures_util::future::join_all;
+
+/// An environment variable as a number, else `default`.
+pub(crate) fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Timings of one measurement.
+pub(crate) struct Samples(pub(crate) Vec<Duration>);
+
+impl Samples {
+    fn sorted(&self) -> Vec<Duration> {
+        let mut v = self.0.clone();
+        v.sort_unstable();
+        v
+    }
+    pub(crate) fn median(&self) -> Duration {
+        let v = self.sorted();
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2
+        }
+    }
+    pub(crate) fn min(&self) -> Duration {
+        self.sorted()[0]
+    }
+    pub(crate) fn max(&self) -> Duration {
+        *self.sorted().last().unwrap()
+    }
+}
+
+/// `12.3 ms`.
+pub(crate) fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// A plugin folder laid out as configmanager expects:
+/// `<root>/.configmanager/plugins/<prefix>/<prefix>-<os>-<arch>`.
+pub(crate) fn install(root: &Path, prefix: &str, binary: &Path) -> PathBuf {
+    let dest = root
+        .join(".configmanager/plugins")
+        .join(prefix)
+        .join(file_name(prefix));
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::copy(binary, &dest).unwrap();
+    dest
+}
+
+/// CPU time used so far by the live threads of a process (`self` or a pid), from the scheduler's
+/// nanosecond counters (zero where `/proc` has none). A thread that exits takes its share along,
+/// hence the saturating differences.
+pub(crate) fn cpu_time(pid: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
+}
+
+/// Spawn to first successful `Value` call of `path` on every plugin of `wanted` (started
+/// together, as cm does, through cm's own host but without a cm process), each answer checked
+/// against `expected`; and the CPU time that took in this process and in the plugins. The
+/// untimed shutdown follows.
+pub(crate) async fn time_to_ready(
+    wanted: &[(String, PathBuf)],
+    opts: HostOptions,
+    path: &str,
+    expected: &[u8],
+) -> (Duration, Duration, Duration) {
+    let cpu = cpu_time("self");
+    let t = Instant::now();
+    let (host, errors) = PluginHost::start(wanted.to_vec(), opts).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    join_all(wanted.iter().map(|(prefix, _)| {
+        let provider = host.provider(prefix).unwrap();
+        async move {
+            let v = provider.fetch(path, b"").await.unwrap();
+            assert_eq!(v.expose(), expected);
+        }
+    }))
+    .await;
+    let elapsed = t.elapsed();
+    let host_cpu = cpu_time("self").saturating_sub(cpu);
+    let plugins_cpu = host
+        .pids()
+        .iter()
+        .map(|pid| cpu_time(&pid.to_string()))
+        .sum::<Duration>();
+    host.shutdown().await;
+    (elapsed, host_cpu, plugins_cpu)
+}
