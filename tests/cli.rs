@@ -457,11 +457,15 @@ fn exit_2_for_usage_errors() {
     let cases: &[(&[&str], String)] = &[
         (
             &["--timeout", "abc", "scan"],
-            format!("error: invalid value 'abc' for '--timeout <SECONDS>': invalid float literal{more}"),
+            format!(
+                "error: invalid value 'abc' for '--timeout <SECONDS>': invalid float literal{more}"
+            ),
         ),
         (
             &["scan", "--timeout", "abc"],
-            format!("error: invalid value 'abc' for '--timeout <SECONDS>': invalid float literal{more}"),
+            format!(
+                "error: invalid value 'abc' for '--timeout <SECONDS>': invalid float literal{more}"
+            ),
         ),
         (
             &["--timeout", "0", "scan"],
@@ -481,23 +485,33 @@ fn exit_2_for_usage_errors() {
         ),
         (
             &["--no-such-flag", "scan"],
-            format!("error: unexpected argument '--no-such-flag' found\n\nUsage: cm [OPTIONS] <COMMAND>{more}"),
+            format!(
+                "error: unexpected argument '--no-such-flag' found\n\nUsage: cm [OPTIONS] <COMMAND>{more}"
+            ),
         ),
         (
             &["scan", "--format", "yaml"],
-            format!("error: invalid value 'yaml' for '--format <FORMAT>'\n  [possible values: text, json]{more}"),
+            format!(
+                "error: invalid value 'yaml' for '--format <FORMAT>'\n  [possible values: text, json]{more}"
+            ),
         ),
         (
             &["retrieve"],
-            format!("error: the following required arguments were not provided:\n  --token <TOKEN>\n\nUsage: cm retrieve --token <TOKEN>{more}"),
+            format!(
+                "error: the following required arguments were not provided:\n  --token <TOKEN>\n\nUsage: cm retrieve --token <TOKEN>{more}"
+            ),
         ),
         (
             &["retrieve", "-t", "ENV://A", "--format", "toml"],
-            format!("error: invalid value 'toml' for '--format <FORMAT>'\n  [possible values: export, dotenv, json]{more}"),
+            format!(
+                "error: invalid value 'toml' for '--format <FORMAT>'\n  [possible values: export, dotenv, json]{more}"
+            ),
         ),
         (
             &["frobnicate"],
-            format!("error: unrecognized subcommand 'frobnicate'\n\n  tip: a similar subcommand exists: 'r'\n\nUsage: cm [OPTIONS] <COMMAND>{more}"),
+            format!(
+                "error: unrecognized subcommand 'frobnicate'\n\n  tip: a similar subcommand exists: 'r'\n\nUsage: cm [OPTIONS] <COMMAND>{more}"
+            ),
         ),
         // No command: the short help, on stderr.
         (

@@ -19,7 +19,11 @@ fn start_failure(mode: &str, extra: &[&str], stderr: &str) -> Project {
         .stdin(format!("{prefix}://x"))
         .stderr(stderr.replace("{path}", &p.plugin_file(mode).display().to_string()))
         .failure(3);
-    assert_eq!(p.read("out.txt"), b"keep\n", "output file must be untouched");
+    assert_eq!(
+        p.read("out.txt"),
+        b"keep\n",
+        "output file must be untouched"
+    );
     p
 }
 
@@ -123,7 +127,11 @@ fn failing_call(p: &Project, args: &[&str], input: &str, stderr: &str) -> Output
         .stdin(input)
         .stderr(stderr)
         .failure(1);
-    assert_eq!(p.read("out.txt"), b"keep\n", "output file must be untouched");
+    assert_eq!(
+        p.read("out.txt"),
+        b"keep\n",
+        "output file must be untouched"
+    );
     out
 }
 
@@ -142,7 +150,11 @@ fn crash_in_the_middle_of_a_call_fails_that_call_cleanly() {
         .stderr_contains("<stdin>:1:14: failed to retrieve config item - (ECHO://sleep/300/a), ")
         .stderr_contains("\ntoken not found: 2 of 2 token(s) could not be resolved\n")
         .failure(1);
-    assert_eq!(p.read("out.txt"), b"keep\n", "output file must be untouched");
+    assert_eq!(
+        p.read("out.txt"),
+        b"keep\n",
+        "output file must be untouched"
+    );
 }
 
 #[test]
@@ -207,7 +219,10 @@ fn a_plugin_refusing_every_cookie_is_tried_twice_and_explained() {
         p.log(),
         [
             ("start".to_string(), "hello".to_string()),
-            ("start".to_string(), "configmanager-plugin-hello".to_string()),
+            (
+                "start".to_string(),
+                "configmanager-plugin-hello".to_string()
+            ),
         ]
     );
 }

@@ -61,11 +61,27 @@ fn nul_and_control_characters_in_values() {
         .stderr(nul)
         .failure(4);
     p.cm()
-        .args(["retrieve", "-t", "FILE://v.bin", "-p", "-", "--format", "dotenv"])
+        .args([
+            "retrieve",
+            "-t",
+            "FILE://v.bin",
+            "-p",
+            "-",
+            "--format",
+            "dotenv",
+        ])
         .stderr(nul)
         .failure(4);
     p.cm()
-        .args(["retrieve", "-t", "FILE://v.bin", "-p", "-", "--format", "json"])
+        .args([
+            "retrieve",
+            "-t",
+            "FILE://v.bin",
+            "-p",
+            "-",
+            "--format",
+            "json",
+        ])
         .stdout("{\"V_BIN\": \"a\\u0000b\\u0001\\u001b[31m\\r\\n\"}\n")
         .success();
 }

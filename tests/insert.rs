@@ -55,7 +55,9 @@ fn calls_run_concurrently_within_the_limit() {
     // all in flight at once.
     let p = project();
     p.install("barrier");
-    let template: String = (0..20).map(|i| format!("BARRIER://item{i}[n=20]\n")).collect();
+    let template: String = (0..20)
+        .map(|i| format!("BARRIER://item{i}[n=20]\n"))
+        .collect();
     let expected: String = (0..20).map(|i| format!("item{i}->\n")).collect();
     p.cm()
         .arg("insert")
@@ -68,7 +70,9 @@ fn calls_run_concurrently_within_the_limit() {
     // call's end before cm can start the next), and a group of four must fill up.
     let p = project();
     p.install("barrier");
-    let template: String = (0..20).map(|i| format!("BARRIER://item{i}[n=4]\n")).collect();
+    let template: String = (0..20)
+        .map(|i| format!("BARRIER://item{i}[n=4]\n"))
+        .collect();
     p.cm()
         .args(["--concurrency", "4", "insert"])
         .stdin(&template)

@@ -39,7 +39,11 @@ fn install_list_tamper_refuse() {
         .stdout(format!("ECHO\tlocked\tsha256:{hash}\t{}\n", dest.display()))
         .success();
 
-    p.cm().arg("insert").stdin("ECHO://a").stdout("a->").success();
+    p.cm()
+        .arg("insert")
+        .stdin("ECHO://a")
+        .stdout("a->")
+        .success();
 
     // One byte changed.
     let mut bytes = std::fs::read(&dest).unwrap();
@@ -81,7 +85,11 @@ fn install_list_tamper_refuse() {
 fn require_lock_refuses_unlocked_folders() {
     let p = project();
     p.install("echo");
-    p.cm().arg("insert").stdin("ECHO://a").stdout("a->").success();
+    p.cm()
+        .arg("insert")
+        .stdin("ECHO://a")
+        .stdout("a->")
+        .success();
     let refused = format!(
         "cm: providers not initialised, no lock file {} for plugin {} and --require-lock (CM_REQUIRE_LOCK) is set\n",
         p.real_dir().join(".configmanager/plugins.lock").display(),
@@ -157,7 +165,14 @@ fn global_install_goes_to_home() {
     let home = p.home().canonicalize().unwrap();
     let hash = sha256(&std::fs::read(TEST_PLUGIN).unwrap());
     p.cm()
-        .args(["plugin", "install", "echo", "--from", TEST_PLUGIN, "--global"])
+        .args([
+            "plugin",
+            "install",
+            "echo",
+            "--from",
+            TEST_PLUGIN,
+            "--global",
+        ])
         .stdout(format!(
             "installed {} (sha256:{hash})\nrecorded in {}\n",
             home.join(".configmanager/plugins/echo")
@@ -167,5 +182,9 @@ fn global_install_goes_to_home() {
         ))
         .success();
     assert!(p.home().join(".configmanager/plugins.lock").is_file());
-    p.cm().arg("insert").stdin("ECHO://h").stdout("h->").success();
+    p.cm()
+        .arg("insert")
+        .stdin("ECHO://h")
+        .stdout("h->")
+        .success();
 }

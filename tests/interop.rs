@@ -24,7 +24,11 @@ fn go_fixtures() -> Option<&'static (PathBuf, PathBuf)> {
     Some(BUILT.get_or_init(|| {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-fixtures");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/build.sh");
-        let status = Command::new("bash").arg(&script).arg(&out).status().unwrap();
+        let status = Command::new("bash")
+            .arg(&script)
+            .arg(&out)
+            .status()
+            .unwrap();
         assert!(status.success(), "tests/go/build.sh failed");
         (out.join("go-plugin"), out.join("go-host"))
     }))

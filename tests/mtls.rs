@@ -76,7 +76,11 @@ fn cm_never_falls_back_to_plaintext() {
     // A plugin that ignores PLUGIN_CLIENT_CERT.
     p.install("notls");
     let path = p.plugin_file("notls").display().to_string();
-    p.cm().arg("insert").stdin("NOTLS://a").stdout("a->").success();
+    p.cm()
+        .arg("insert")
+        .stdin("NOTLS://a")
+        .stdout("a->")
+        .success();
     p.cm()
         .args(["--plugin-mtls", "insert"])
         .stdin("NOTLS://a")

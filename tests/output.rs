@@ -38,13 +38,17 @@ fn mode(p: &Project, rel: &str) -> u32 {
 #[test]
 fn new_files_are_0600_whatever_the_umask() {
     for umask in [0o000, 0o022, 0o077] {
-        for which in 0..3 {
+        for (which, written) in WRITTEN.iter().enumerate() {
             let p = project();
             let cm = writers(&p, "out.env").swap_remove(which);
             cm.umask(umask).env("CM_OUT", "v").success();
             assert_eq!(mode(&p, "out.env"), 0o600, "writer {which} umask {umask:o}");
-            assert_eq!(p.read("out.env"), WRITTEN[which]("v").as_bytes());
-            assert_eq!(p.entries(), ["out.env"], "writer {which}: no temp file left");
+            assert_eq!(p.read("out.env"), written("v").as_bytes());
+            assert_eq!(
+                p.entries(),
+                ["out.env"],
+                "writer {which}: no temp file left"
+            );
         }
     }
 }
@@ -52,14 +56,14 @@ fn new_files_are_0600_whatever_the_umask() {
 #[test]
 fn an_existing_file_keeps_its_mode_and_gets_the_new_contents() {
     for m in [0o644, 0o640, 0o400] {
-        for which in 0..3 {
+        for (which, written) in WRITTEN.iter().enumerate() {
             let p = project();
             p.write("out.env", "old\n");
             fs::set_permissions(p.path("out.env"), fs::Permissions::from_mode(m)).unwrap();
             let cm = writers(&p, "out.env").swap_remove(which);
             cm.umask(0o022).env("CM_OUT", "new").success();
             assert_eq!(mode(&p, "out.env"), m, "writer {which}");
-            assert_eq!(p.read("out.env"), WRITTEN[which]("new").as_bytes());
+            assert_eq!(p.read("out.env"), written("new").as_bytes());
             assert_eq!(p.entries(), ["out.env"]);
         }
     }
@@ -67,7 +71,7 @@ fn an_existing_file_keeps_its_mode_and_gets_the_new_contents() {
 
 #[test]
 fn a_symlink_at_the_target_is_replaced_never_written_through() {
-    for which in 0..3 {
+    for (which, written) in WRITTEN.iter().enumerate() {
         let p = project();
         p.write("precious.txt", "precious\n");
         fs::set_permissions(p.path("precious.txt"), fs::Permissions::from_mode(0o644)).unwrap();
@@ -75,11 +79,14 @@ fn a_symlink_at_the_target_is_replaced_never_written_through() {
         let cm = writers(&p, "link.env").swap_remove(which);
         cm.umask(0o022).env("CM_OUT", "secret").success();
         let meta = fs::symlink_metadata(p.path("link.env")).unwrap();
-        assert!(meta.file_type().is_file(), "writer {which}: still a symlink");
+        assert!(
+            meta.file_type().is_file(),
+            "writer {which}: still a symlink"
+        );
         assert_eq!(mode(&p, "link.env"), 0o600, "writer {which}");
         assert_eq!(p.read("precious.txt"), b"precious\n", "writer {which}");
         assert_eq!(mode(&p, "precious.txt"), 0o644);
-        assert_eq!(p.read("link.env"), WRITTEN[which]("secret").as_bytes());
+        assert_eq!(p.read("link.env"), written("secret").as_bytes());
         assert_eq!(p.entries(), ["link.env", "precious.txt"]);
     }
 }

@@ -37,8 +37,8 @@ fn nasty_values(text_only: bool) -> Vec<Vec<u8>> {
 /// that quoting has to get right. `any_bytes` adds arbitrary bytes other than NUL.
 fn random_values(n: usize, any_bytes: bool) -> Vec<Vec<u8>> {
     const PIECES: &[&str] = &[
-        "'", "\"", "\\", "$", "{", "}", "${", "(", "`", "!", "#", ":-", "=", "\n", "\r", "\t",
-        " ", "a", "Z", "0", "é", "😀", "%", "*", "\x07", "\x0b",
+        "'", "\"", "\\", "$", "{", "}", "${", "(", "`", "!", "#", ":-", "=", "\n", "\r", "\t", " ",
+        "a", "Z", "0", "é", "😀", "%", "*", "\x07", "\x0b",
     ];
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
@@ -105,7 +105,7 @@ fn export_text(values: &[Vec<u8>]) -> Vec<u8> {
 /// comes back byte for byte (written with `printf %s` into its own file: `$(...)` would eat
 /// trailing newlines), and that no value ran as a command.
 fn export_round_trip(shell: &str) {
-    if !require_tool(shell, &["-c", "true"], "apt-get install dash zsh") {
+    if !require_tool(shell, &["-c", "true"], &format!("apt-get install {shell}")) {
         return;
     }
     let p = project();
@@ -382,7 +382,17 @@ fn separators_apply_to_tokens_and_names() {
     let p = project();
     p.install("json");
     p.cm()
-        .args(["-s", "#", "-k", "%", "retrieve", "-p", "-", "-t", "JSON#/app/db%port"])
+        .args([
+            "-s",
+            "#",
+            "-k",
+            "%",
+            "retrieve",
+            "-p",
+            "-",
+            "-t",
+            "JSON#/app/db%port",
+        ])
         .stdout("export DB__PORT='5432'\n")
         .success();
 }
@@ -438,7 +448,9 @@ fn no_value_is_logged_at_any_verbosity() {
         .env("CONFIGMANAGER_LOG", "trace")
         .args(["retrieve", "-p", "-"])
         .args(["-t", "JSON:///db|password", "-t", "FILE://s.json|k"])
-        .stdout("export DB__PASSWORD='p@ss'\\''\"$(x)`y`\\z'\nexport S_JSON__K='file-secret-VALUE-1'\n")
+        .stdout(
+            "export DB__PASSWORD='p@ss'\\''\"$(x)`y`\\z'\nexport S_JSON__K='file-secret-VALUE-1'\n",
+        )
         .stderr_contains("fetched")
         .success();
     assert!(

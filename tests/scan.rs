@@ -63,16 +63,14 @@ fn malformed_tokens_are_all_reported_with_positions() {
 fn separators_and_discovered_plugins() {
     let p = project();
     p.install("myplug");
-    let out = p
-        .cm()
+    p.cm()
         .args(["-s", "#", "-k", "%", "scan", "--format", "json"])
         .stdin("x=MYPLUG#/a%b y=AWSSECRETS#/c")
-        .stdout_unchecked()
+        .stdout(
+            r#"{"fetches":2,"prefixes":["AWSSECRETS","MYPLUG"],"tokens":[{"column":3,"end":13,"key_path":"b","line":1,"metadata":null,"path":"/a","prefix":"MYPLUG","start":2,"token":"MYPLUG#/a%b"},{"column":17,"end":29,"key_path":null,"line":1,"metadata":null,"path":"/c","prefix":"AWSSECRETS","start":16,"token":"AWSSECRETS#/c"}]}
+"#,
+        )
         .success();
-    // The layout is checked by json_output_lists_every_token_with_its_parts.
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["prefixes"], serde_json::json!(["AWSSECRETS", "MYPLUG"]));
-    assert_eq!(doc["tokens"][0]["key_path"], "b");
     p.cm()
         .args(["-k", "ab", "scan"])
         .stderr("cm: config validation failed, keyseparator can only be 1 character\n")

@@ -107,7 +107,10 @@ mod tests {
     fn marks_changed_lines_with_context() {
         let want = "a\nb\nc\nd\ne\nf\ng\n";
         let got = "a\nb\nc\nD\ne\nf\ng\n";
-        assert_eq!(diff(want, got), "  ...\n  b\n  c\n- d\n+ D\n  e\n  f\n  ...\n");
+        assert_eq!(
+            diff(want, got),
+            "  ...\n  b\n  c\n- d\n+ D\n  e\n  f\n  ...\n"
+        );
     }
 
     #[test]

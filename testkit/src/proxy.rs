@@ -169,4 +169,3 @@ mod http {
         resp
     }
 }
-

@@ -233,17 +233,19 @@ fn check(name: &str, expect: &Expect, actual: &[u8]) -> Option<String> {
         Expect::Exact(want) if want == actual => None,
         Expect::Exact(want) => Some(format!(
             "{name} differs (- expected, + actual):\n{}",
-            diff(&String::from_utf8_lossy(want), &String::from_utf8_lossy(actual))
+            diff(
+                &String::from_utf8_lossy(want),
+                &String::from_utf8_lossy(actual)
+            )
         )),
         Expect::Contains(pieces) => {
             let text = String::from_utf8_lossy(actual);
-            let missing: Vec<&String> = pieces.iter().filter(|p| !text.contains(p.as_str())).collect();
-            (!missing.is_empty()).then(|| {
-                format!(
-                    "{name} lacks {missing:?}\n{}",
-                    fenced(name, actual)
-                )
-            })
+            let missing: Vec<&String> = pieces
+                .iter()
+                .filter(|p| !text.contains(p.as_str()))
+                .collect();
+            (!missing.is_empty())
+                .then(|| format!("{name} lacks {missing:?}\n{}", fenced(name, actual)))
         }
         Expect::Unchecked => None,
     }
@@ -252,7 +254,11 @@ fn check(name: &str, expect: &Expect, actual: &[u8]) -> Option<String> {
 fn fenced(name: &str, bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let text = if text.len() > 20_000 {
-        format!("{}\n[... {} bytes in all]", &text[..text.floor_char_boundary_compat(20_000)], text.len())
+        format!(
+            "{}\n[... {} bytes in all]",
+            &text[..text.floor_char_boundary_compat(20_000)],
+            text.len()
+        )
     } else {
         text.into_owned()
     };

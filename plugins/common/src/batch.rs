@@ -315,12 +315,14 @@ mod tests {
     async fn concurrent_lookups_share_batches_of_at_most_max() {
         let source = recorder(10);
         let batcher = Arc::new(Batcher::spawn(source.clone(), Duration::from_millis(50)));
-        let results = futures_join(lookups(&batcher, (0..25).map(|i| format!("k{i}"))).into_iter()).await;
+        let results =
+            futures_join(lookups(&batcher, (0..25).map(|i| format!("k{i}"))).into_iter()).await;
         for (i, r) in results.into_iter().enumerate() {
             assert_eq!(r.unwrap(), format!("v-k{i}"));
         }
         let calls = source.calls.lock().unwrap();
-        let batch = |range: std::ops::Range<usize>| range.map(|i| format!("k{i}")).collect::<Vec<_>>();
+        let batch =
+            |range: std::ops::Range<usize>| range.map(|i| format!("k{i}")).collect::<Vec<_>>();
         assert_eq!(*calls, vec![batch(0..10), batch(10..20), batch(20..25)]);
     }
 
