@@ -231,13 +231,25 @@ impl<'p> Cm<'p> {
 fn check(name: &str, expect: &Expect, actual: &[u8]) -> Option<String> {
     match expect {
         Expect::Exact(want) if want == actual => None,
-        Expect::Exact(want) => Some(format!(
-            "{name} differs (- expected, + actual):\n{}",
-            diff(
-                &String::from_utf8_lossy(want),
-                &String::from_utf8_lossy(actual)
-            )
-        )),
+        Expect::Exact(want) => {
+            let (want_text, actual_text) = (
+                String::from_utf8_lossy(want),
+                String::from_utf8_lossy(actual),
+            );
+            Some(if want_text == actual_text {
+                // Only bytes that are not UTF-8 differ, which the text diff cannot show.
+                format!(
+                    "{name} differs in bytes that are not UTF-8:\n- {}\n+ {}",
+                    want.escape_ascii(),
+                    actual.escape_ascii()
+                )
+            } else {
+                format!(
+                    "{name} differs (- expected, + actual):\n{}",
+                    diff(&want_text, &actual_text)
+                )
+            })
+        }
         Expect::Contains(pieces) => {
             let text = String::from_utf8_lossy(actual);
             let missing: Vec<&String> = pieces

@@ -198,7 +198,7 @@ fn no_region_is_a_client_initialization_error() {
         .arg("insert")
         .stdin("x=AWSPARAMSTR:///a/b\n")
         .stderr(
-            "cm: <stdin>:1:3: failed to retrieve config item - (AWSPARAMSTR:///a/b), failed to initialize the client: no AWS region is configured\n\
+            "cm: <stdin>:1:3: failed to retrieve config item - (AWSPARAMSTR:///a/b), failed to initialize the client: no AWS region is configured (set AWS_REGION or a region in the AWS profile)\n\
              token not found: 1 of 1 token(s) could not be resolved\n",
         )
         .failure(1);
