@@ -13,7 +13,7 @@ use crate::cli::{
 use crate::config::Config;
 use crate::error::{Error, UsageError};
 use crate::grammar::Grammar;
-use crate::input::{expand, input_name, parse_flags, read_input, scan_checked};
+use crate::input::{Text, expand, input_name, parse_flags, read_input, scan_checked};
 use crate::output::{self, Format};
 use crate::plan::Plan;
 use crate::provider::Registry;
@@ -46,7 +46,10 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 let (name, input) = if args.input == "-" || Path::new(&args.input).is_file() {
                     (input_name(&args.input), read_input(&args.input)?)
                 } else {
-                    ("<input>".to_string(), args.input.clone().into_bytes())
+                    (
+                        "<input>".to_string(),
+                        args.input.clone().into_bytes().into(),
+                    )
                 };
                 text_command(&config, &signals, &name, input, Target::parse(&args.path)).await
             }
@@ -103,7 +106,7 @@ async fn text_command(
     config: &Config,
     signals: &Signals,
     name: &str,
-    input: Vec<u8>,
+    input: Text,
     target: Target,
 ) -> Result<(), Error> {
     let input = expand(config, name, input)?;

@@ -1,8 +1,9 @@
-//! The command line as a whole: version, help, the committed completion scripts and man pages
-//! (generated from the clap definition; stale files fail the test), the exit-code table, and the
-//! example the README runs.
+//! The command line as a whole: version, help (snapshots in `tests/data/help/`), the committed
+//! completion scripts and man pages (generated from the clap definition; stale files fail the
+//! test), the exit-code table, and the example the README runs.
 //!
-//! Regenerate `completions/` and `man/` after changing the command line with:
+//! Regenerate `completions/`, `man/` and `tests/data/help/` after changing the command line
+//! with:
 //!
 //!     CM_REGENERATE=1 cargo test --test integration cli::
 
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::support::Bench;
+use crate::support::project;
 
 const REGENERATE: &str = "CM_REGENERATE=1 cargo test --test integration cli::";
 
@@ -224,7 +225,7 @@ fn every_man_page_documents_the_exit_status() {
 
 #[test]
 fn completion_subcommand_prints_the_generated_scripts() {
-    let b = Bench::new();
+    let p = project();
     for (name, shell) in [
         ("bash", Shell::Bash),
         ("zsh", Shell::Zsh),
@@ -232,19 +233,26 @@ fn completion_subcommand_prints_the_generated_scripts() {
         ("powershell", Shell::PowerShell),
         ("elvish", Shell::Elvish),
     ] {
-        let r = b.run(&["completion", name], b"");
-        r.success();
-        assert_eq!(r.stdout, cm::cli::completion_script(shell), "{name}");
+        p.cm()
+            .args(["completion", name])
+            .stdout(cm::cli::completion_script(shell))
+            .success();
     }
-    b.run(&["completion", "tcsh"], b"")
-        .failure(2)
-        .stderr_has("invalid value 'tcsh'");
+    p.cm()
+        .args(["completion", "tcsh"])
+        .stderr(
+            "error: invalid value 'tcsh' for '<SHELL>'\n  \
+             [possible values: bash, elvish, fish, powershell, zsh]\n\n  \
+             tip: a similar value exists: 'zsh'\n\n\
+             For more information, try '--help'.\n",
+        )
+        .failure(2);
 }
 
 #[test]
 fn bash_completion_script_loads_and_completes_subcommands() {
-    let b = Bench::new();
-    let script = b.write("cm.bash", cm::cli::completion_script(Shell::Bash));
+    let p = project();
+    let script = p.write("cm.bash", cm::cli::completion_script(Shell::Bash));
     let out = std::process::Command::new("bash")
         .arg("-c")
         .arg(
@@ -283,35 +291,112 @@ fn git_revision() -> Option<String> {
 
 #[test]
 fn version_shows_the_package_version_and_git_revision() {
-    let b = Bench::new();
+    let p = project();
     let rev = git_revision();
     for (args, name) in [
         (&["--version"][..], "cm"),
         (&["-V"], "cm"),
         (&["retrieve", "--version"], "cm-retrieve"),
     ] {
-        let r = b.run(args, b"");
-        r.success();
-        let out = r.stdout();
+        let expected = format!("{name} {}\n", cm::VERSION);
+        p.cm().args(args).stdout(&expected).success();
         let prefix = format!("{name} {} (", env!("CARGO_PKG_VERSION"));
-        assert!(out.starts_with(&prefix) && out.ends_with(")\n"), "{out}");
+        assert!(
+            expected.starts_with(&prefix) && expected.ends_with(")\n"),
+            "{expected}"
+        );
         if let Some(rev) = &rev {
             assert_eq!(
-                out,
+                expected,
                 format!("{prefix}{rev})\n"),
                 "built from another revision?"
             );
         }
-        assert_eq!(out, format!("{name} {}\n", cm::VERSION));
     }
+}
+
+/// Every help text: `cm -h`, `cm --help`, and `--help` of every subcommand (nested ones too),
+/// with the snapshot file each is compared with.
+fn help_cases() -> Vec<(Vec<String>, String)> {
+    fn walk(cmd: &clap::Command, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+        let mut args = path.clone();
+        args.push("--help".to_string());
+        let name = std::iter::once("cm".to_string())
+            .chain(path.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("-");
+        out.push((args, format!("{name}.txt")));
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            if sub.get_name() == "help" {
+                continue;
+            }
+            path.push(sub.get_name().to_string());
+            walk(sub, path, out);
+            path.pop();
+        }
+    }
+    let mut cmd = cm::cli::Cli::command();
+    cmd.build();
+    let mut out = vec![(vec!["-h".to_string()], "cm-short.txt".to_string())];
+    walk(&cmd, &mut Vec::new(), &mut out);
+    out
+}
+
+#[test]
+fn help_matches_the_snapshots() {
+    let regenerate = std::env::var("CM_REGENERATE").as_deref() == Ok("1");
+    let dir = root().join("tests/data/help");
+    let p = project();
+    let cases = help_cases();
+    let mut stale = Vec::new();
+    for (args, file) in &cases {
+        // A fixed width: clap wraps help to the terminal, or to COLUMNS.
+        let out = p
+            .cm()
+            .env("COLUMNS", "100")
+            .args(args)
+            .stdout_unchecked()
+            .success();
+        let path = dir.join(file);
+        if std::fs::read(&path).ok().as_deref() == Some(&out.stdout[..]) {
+            continue;
+        }
+        if regenerate {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &out.stdout).unwrap();
+            continue;
+        }
+        // The exact comparison, for its diff.
+        let want = std::fs::read(&path).unwrap_or_default();
+        p.cm()
+            .env("COLUMNS", "100")
+            .args(args)
+            .stdout(want)
+            .success();
+        stale.push(file.clone());
+    }
+    for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !cases.iter().any(|(_, f)| *f == name) {
+            if regenerate {
+                std::fs::remove_file(dir.join(&name)).unwrap();
+            } else {
+                stale.push(format!("{name} (no longer a help text)"));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "out of date: {}\nregenerate with: {REGENERATE}",
+        stale.join(", ")
+    );
 }
 
 #[test]
 fn help_lists_every_command_and_the_exit_codes() {
-    let b = Bench::new();
-    let r = b.run(&["--help"], b"");
-    r.success();
-    let out = r.stdout();
+    let help = std::fs::read_to_string(root().join("tests/data/help/cm.txt")).unwrap();
+    let short = std::fs::read_to_string(root().join("tests/data/help/cm-short.txt")).unwrap();
+    // The snapshot is what cm prints (help_matches_the_snapshots); this checks what it must say.
     for word in [
         "scan",
         "insert",
@@ -320,234 +405,294 @@ fn help_lists_every_command_and_the_exit_codes() {
         "completion",
         "[aliases: r, fetch, get]",
         "[aliases: fromstr, getfromstr]",
-        "Exit status:",
-        "  3    a plugin was not found, was refused (lock file, permissions) or did not start",
     ] {
-        assert!(out.contains(word), "{word:?} missing from\n{out}");
+        assert!(help.contains(word), "{word:?} missing from\n{help}");
+        assert!(short.contains(word), "{word:?} missing from\n{short}");
     }
+    assert!(
+        help.ends_with(&format!("{}\n", cm::error::exit_status_help())),
+        "{help}"
+    );
     // Short help stays short.
-    let short = b.run(&["-h"], b"");
-    short.success();
-    assert!(!short.stdout().contains("Exit status:"));
+    assert!(!short.contains("Exit status:"), "{short}");
 }
 
 // ---- exit codes ----
 
 #[test]
 fn exit_0_on_success() {
-    let b = Bench::new();
-    b.run(&["scan"], b"no tokens here\n")
-        .success()
-        .stdout_is("0 token(s), 0 fetch(es), prefixes: -\n");
-    b.run(&["insert"], b"home=ENV://HOME\n").success();
+    let p = project();
+    p.cm()
+        .arg("scan")
+        .stdin("no tokens here\n")
+        .stdout("0 token(s), 0 fetch(es), prefixes: -\n")
+        .success();
+    p.cm()
+        .arg("insert")
+        .stdin("home=ENV://HOME\n")
+        .stdout(format!("home={}\n", p.home().display()))
+        .success();
 }
 
 #[test]
 fn exit_1_when_a_token_cannot_be_resolved() {
-    let b = Bench::new();
-    let r = b.run_cmd(
-        b.cm()
-            .env_remove("CM_SURELY_UNSET_A")
-            .env_remove("CM_SURELY_UNSET_B")
-            .args(["insert"]),
-        b"a=ENV://CM_SURELY_UNSET_A\nb=ENV://CM_SURELY_UNSET_B\n",
-    );
-    r.failure(1)
-        .stderr_has("<stdin>:1:3: failed to retrieve config item - (ENV://CM_SURELY_UNSET_A), environment variable CM_SURELY_UNSET_A is not set")
-        .stderr_has("<stdin>:2:3: failed to retrieve config item - (ENV://CM_SURELY_UNSET_B)")
-        .stderr_has("token not found: 2 of 2 token(s) could not be resolved");
-    assert!(r.stdout.is_empty());
+    project()
+        .cm()
+        .env_remove("CM_SURELY_UNSET_A")
+        .env_remove("CM_SURELY_UNSET_B")
+        .arg("insert")
+        .stdin("a=ENV://CM_SURELY_UNSET_A\nb=ENV://CM_SURELY_UNSET_B\n")
+        .stderr(
+            "cm: <stdin>:1:3: failed to retrieve config item - (ENV://CM_SURELY_UNSET_A), environment variable CM_SURELY_UNSET_A is not set\n\
+             <stdin>:2:3: failed to retrieve config item - (ENV://CM_SURELY_UNSET_B), environment variable CM_SURELY_UNSET_B is not set\n\
+             token not found: 2 of 2 token(s) could not be resolved\n",
+        )
+        .failure(1);
 }
 
 #[test]
 fn exit_2_for_usage_errors() {
-    let b = Bench::new();
-    let cases: &[(&[&str], &str)] = &[
+    let p = project();
+    let more = "\n\nFor more information, try '--help'.\n";
+    let cases: &[(&[&str], String)] = &[
         (
             &["--timeout", "abc", "scan"],
-            "invalid value 'abc' for '--timeout <SECONDS>'",
+            format!(
+                "error: invalid value 'abc' for '--timeout <SECONDS>': invalid float literal{more}"
+            ),
         ),
-        (&["scan", "--timeout", "abc"], "invalid value 'abc'"),
+        (
+            &["scan", "--timeout", "abc"],
+            format!(
+                "error: invalid value 'abc' for '--timeout <SECONDS>': invalid float literal{more}"
+            ),
+        ),
         (
             &["--timeout", "0", "scan"],
-            "--timeout must be a positive number of seconds",
+            "cm: --timeout must be a positive number of seconds, got 0\n".to_string(),
         ),
         (
             &["--plugin-start-timeout", "-1", "scan"],
-            "unexpected argument '-1'",
+            format!("error: unexpected argument '-1' found\n\nUsage: cm [OPTIONS] <COMMAND>{more}"),
         ),
         (
             &["--plugin-start-timeout=-1", "scan"],
-            "--plugin-start-timeout must be a positive number",
+            "cm: --plugin-start-timeout must be a positive number of seconds, got -1\n".to_string(),
         ),
         (
             &["--concurrency", "0", "scan"],
-            "--concurrency must be between 1 and 1024, got 0",
+            "cm: --concurrency must be between 1 and 1024, got 0\n".to_string(),
         ),
         (
             &["--no-such-flag", "scan"],
-            "unexpected argument '--no-such-flag'",
+            format!(
+                "error: unexpected argument '--no-such-flag' found\n\nUsage: cm [OPTIONS] <COMMAND>{more}"
+            ),
         ),
-        (&["scan", "--format", "yaml"], "invalid value 'yaml'"),
-        (&["retrieve"], "--token <TOKEN>"),
+        (
+            &["scan", "--format", "yaml"],
+            format!(
+                "error: invalid value 'yaml' for '--format <FORMAT>'\n  [possible values: text, json]{more}"
+            ),
+        ),
+        (
+            &["retrieve"],
+            format!(
+                "error: the following required arguments were not provided:\n  --token <TOKEN>\n\nUsage: cm retrieve --token <TOKEN>{more}"
+            ),
+        ),
         (
             &["retrieve", "-t", "ENV://A", "--format", "toml"],
-            "invalid value 'toml'",
+            format!(
+                "error: invalid value 'toml' for '--format <FORMAT>'\n  [possible values: export, dotenv, json]{more}"
+            ),
         ),
-        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
-        (&[], "Usage: cm"),
+        (
+            &["frobnicate"],
+            format!(
+                "error: unrecognized subcommand 'frobnicate'\n\n  tip: a similar subcommand exists: 'r'\n\nUsage: cm [OPTIONS] <COMMAND>{more}"
+            ),
+        ),
+        // No command: the short help, on stderr.
+        (
+            &[],
+            std::fs::read_to_string(root().join("tests/data/help/cm-short.txt")).unwrap(),
+        ),
         (
             &["-k", "ab", "scan"],
-            "config validation failed, keyseparator can only be 1 character",
+            "cm: config validation failed, keyseparator can only be 1 character\n".to_string(),
         ),
         (
             &["insert", "-i", "no-such-file"],
-            "cannot read no-such-file",
+            "cm: cannot read no-such-file: No such file or directory (os error 2)\n".to_string(),
         ),
     ];
-    for (args, message) in cases {
-        let r = b.run(args, b"");
-        r.failure(2).stderr_has(message);
-        assert!(r.stdout.is_empty(), "{args:?}");
+    for (args, stderr) in cases {
+        p.cm()
+            .env("COLUMNS", "100")
+            .args(*args)
+            .stderr(stderr)
+            .failure(2);
     }
 }
 
 #[test]
 fn exit_2_for_malformed_tokens_and_bad_retrieve_arguments() {
-    let b = Bench::new();
-    b.run(&["insert"], b"a=ENV://HOME[]\nb=ENV://HOME[v=1\n")
-        .failure(2)
-        .stderr_has(
-            "<stdin>:1:3: metadata brackets must include at least one set of key=value pairs",
+    let p = project();
+    p.cm()
+        .arg("insert")
+        .stdin("a=ENV://HOME[]\nb=ENV://HOME[v=1\n")
+        .stderr(
+            "cm: <stdin>:1:3: metadata brackets must include at least one set of key=value pairs in token `ENV://HOME[]`\n\
+             <stdin>:2:3: no corresponding end tag found in token `ENV://HOME[v=1`\n",
         )
-        .stderr_has("<stdin>:2:3: no corresponding end tag found");
-    let r = b.run(
-        &[
-            "retrieve",
-            "-p",
-            "stdout",
-            "-t",
-            "ENV://HOME",
-            "-t",
-            "NOPE://x",
-            "-t",
-            "ENV://A ENV://B",
-            "-t",
-            "ENV://X[]",
-        ],
-        b"",
-    );
-    r.failure(2)
-        .stderr_has("--token 2: `NOPE://x` is not a token")
-        .stderr_has("--token 3: `ENV://A ENV://B` is not a token")
-        .stderr_has(
-            "--token 4: metadata brackets must include at least one set of key=value pairs",
-        );
-    assert!(r.stdout.is_empty());
+        .failure(2);
+    p.cm()
+        .args(["retrieve", "-p", "stdout", "-t", "ENV://HOME", "-t", "NOPE://x"])
+        .args(["-t", "ENV://A ENV://B", "-t", "ENV://X[]"])
+        .stderr(
+            "cm: --token 2: `NOPE://x` is not a token; expected PREFIX://PATH[|KEY][[METADATA]] with a known prefix (AWSPARAMSTR, AWSSECRETS, AZAPPCONF, AZKVSECRET, AZTABLESTORE, ENV, FILE, GCPSECRETS, VAULT)\n\
+             --token 3: `ENV://A ENV://B` is not a token; expected PREFIX://PATH[|KEY][[METADATA]] with a known prefix (AWSPARAMSTR, AWSSECRETS, AZAPPCONF, AZKVSECRET, AZTABLESTORE, ENV, FILE, GCPSECRETS, VAULT)\n\
+             --token 4: metadata brackets must include at least one set of key=value pairs in token `ENV://X[]`\n",
+        )
+        .failure(2);
 }
 
 #[test]
 fn exit_2_when_envsubst_finds_unset_variables_listing_all_of_them() {
-    let b = Bench::new();
-    b.write(
+    let p = project();
+    p.write(
         "t.yaml",
         "a: ${CM_UNSET_ONE}\nb: ${CM_SET:-x} ${CM_EMPTY}\nc: $CM_UNSET_TWO ${CM_UNSET_THREE:-fine}\nd: ${CM_UNSET_ONE}\n",
     );
-    b.write("out.yaml", "previous\n");
-    let mut cmd = b.cm();
-    cmd.env("CM_SET", "1")
+    p.write("out.yaml", "previous\n");
+    // CM_UNSET_THREE has a default, so it is not reported.
+    p.cm()
+        .env("CM_SET", "1")
         .env("CM_EMPTY", "")
         .env_remove("CM_UNSET_ONE")
         .env_remove("CM_UNSET_TWO")
         .env_remove("CM_UNSET_THREE")
-        .args(["-e", "insert", "-i", "t.yaml", "-p", "out.yaml"]);
-    let r = b.run_cmd(&mut cmd, b"");
-    r.failure(2)
-        .stderr_has("t.yaml:1:4: variable `CM_UNSET_ONE` is not set")
-        .stderr_has("t.yaml:2:17: variable `CM_EMPTY` is empty")
-        .stderr_has("t.yaml:3:4: variable `CM_UNSET_TWO` is not set")
-        .stderr_has("t.yaml:4:4: variable `CM_UNSET_ONE` is not set");
-    assert!(!r.stderr.contains("CM_UNSET_THREE"), "{}", r.stderr);
-    assert_eq!(b.read("out.yaml"), b"previous\n");
+        .args(["-e", "insert", "-i", "t.yaml", "-p", "out.yaml"])
+        .stderr(
+            "cm: t.yaml:1:4: variable `CM_UNSET_ONE` is not set\n\
+             t.yaml:2:17: variable `CM_EMPTY` is empty\n\
+             t.yaml:3:4: variable `CM_UNSET_TWO` is not set\n\
+             t.yaml:4:4: variable `CM_UNSET_ONE` is not set\n",
+        )
+        .failure(2);
+    assert_eq!(p.read("out.yaml"), b"previous\n");
 
     // Expansion happens before scanning, so variables can build tokens.
-    let mut cmd = b.cm();
-    cmd.env("CM_VAR_NAME", "CM_TARGET")
+    p.cm()
+        .env("CM_VAR_NAME", "CM_TARGET")
         .env("CM_TARGET", "found")
-        .args(["-e", "insert"]);
-    b.run_cmd(
-        &mut cmd,
-        b"v=ENV://${CM_VAR_NAME} d=${CM_NOT_THERE:-dflt}\n",
-    )
-    .success()
-    .stdout_is("v=found d=dflt\n");
+        .args(["-e", "insert"])
+        .stdin("v=ENV://${CM_VAR_NAME} d=${CM_NOT_THERE:-dflt}\n")
+        .stdout("v=found d=dflt\n")
+        .success();
 
     // retrieve: every token is checked.
-    let mut cmd = b.cm();
-    cmd.env_remove("CM_UNSET_ONE")
+    p.cm()
+        .env_remove("CM_UNSET_ONE")
         .env_remove("CM_UNSET_TWO")
-        .args([
-            "-e",
-            "retrieve",
-            "-p",
-            "stdout",
-            "-t",
-            "ENV://${CM_UNSET_ONE}",
-            "-t",
-            "ENV://$CM_UNSET_TWO",
-        ]);
-    b.run_cmd(&mut cmd, b"")
-        .failure(2)
-        .stderr_has("--token 1: variable `CM_UNSET_ONE` is not set in `ENV://${CM_UNSET_ONE}`")
-        .stderr_has("--token 2: variable `CM_UNSET_TWO` is not set in `ENV://$CM_UNSET_TWO`");
+        .args(["-e", "retrieve", "-p", "stdout"])
+        .args(["-t", "ENV://${CM_UNSET_ONE}", "-t", "ENV://$CM_UNSET_TWO"])
+        .stderr(
+            "cm: --token 1: variable `CM_UNSET_ONE` is not set in `ENV://${CM_UNSET_ONE}`\n\
+             --token 2: variable `CM_UNSET_TWO` is not set in `ENV://$CM_UNSET_TWO`\n",
+        )
+        .failure(2);
 
     // Without -e nothing is expanded.
-    b.run(&["insert"], b"${CM_UNSET_ONE}\n")
-        .success()
-        .stdout_is("${CM_UNSET_ONE}\n");
+    p.cm()
+        .arg("insert")
+        .stdin("${CM_UNSET_ONE}\n")
+        .stdout("${CM_UNSET_ONE}\n")
+        .success();
 }
 
 #[test]
 fn exit_3_when_a_plugin_is_missing_or_does_not_start() {
-    let b = Bench::new();
-    b.run(&["insert"], b"AWSSECRETS:///x\n")
-        .failure(3)
-        .stderr_has("plugin does not exist");
-    b.install("exit");
-    b.run(&["insert"], b"EXIT://x\n").failure(3);
+    let p = project();
+    let home = p.home().canonicalize().unwrap();
+    p.cm()
+        .arg("insert")
+        .stdin("AWSSECRETS:///x\n")
+        .stderr(format!(
+            "cm: configmanager provider: ( awssecrets ) plugin does not exist; looked for:\n  {}\n  {}\n",
+            p.plugin_file("awssecrets").display(),
+            home.join(".configmanager/plugins/awssecrets")
+                .join(crate::support::plugin_file_name("awssecrets"))
+                .display()
+        ))
+        .failure(3);
+    p.install("exit");
+    p.cm()
+        .arg("insert")
+        .stdin("EXIT://x\n")
+        .stderr(format!(
+            "cm: providers not initialised, plugin EXIT ({}): plugin exited before we could connect (exit status: 1)\n  \
+             plugin stderr (last lines):\n    \
+             fatal: cannot reach the secret store\n",
+            p.plugin_file("exit").display()
+        ))
+        .failure(3);
 }
 
 #[test]
 fn exit_4_when_the_output_cannot_be_written() {
-    let b = Bench::new();
-    let r = b.run(&["insert", "-p", "no-such-dir/out"], b"ENV://HOME\n");
-    r.failure(4).stderr_has("cannot write no-such-dir/out");
-    assert!(!b.path("no-such-dir").exists());
-    std::fs::create_dir(b.path("a-dir")).unwrap();
-    b.run(&["retrieve", "-t", "ENV://HOME", "-p", "a-dir"], b"")
-        .failure(4)
-        .stderr_has("cannot write a-dir");
+    let p = project();
+    // The OS's words for the errors (these are the same on Linux and macOS). The temporary
+    // file's name is random.
+    p.cm()
+        .args(["insert", "-p", "no-such-dir/out"])
+        .stdin("ENV://HOME\n")
+        .stderr_contains(format!(
+            "cm: cannot write no-such-dir/out: No such file or directory (os error 2) at path \"{}/no-such-dir/.out.",
+            p.real_dir().display()
+        ))
+        .stderr_contains(".tmp\"\n")
+        .failure(4);
+    assert!(!p.path("no-such-dir").exists());
+    std::fs::create_dir(p.path("a-dir")).unwrap();
+    p.cm()
+        .args(["retrieve", "-t", "ENV://HOME", "-p", "a-dir"])
+        .stderr("cm: cannot write a-dir: Is a directory (os error 21)\n")
+        .failure(4);
 }
 
 // ---- logging ----
 
 #[test]
 fn log_level_from_flags_and_environment() {
-    let b = Bench::new();
-    let quiet = b.run(&["insert"], b"ENV://HOME\n");
-    quiet.success();
-    assert_eq!(quiet.stderr, "");
-    let info = b.run(&["-v", "insert"], b"ENV://HOME\n");
-    info.success().stderr_has("plan");
-    for var in ["CONFIGMANAGER_LOG", "RUST_LOG"] {
-        let mut cmd = b.cm();
-        cmd.env(var, "debug").arg("insert");
-        b.run_cmd(&mut cmd, b"ENV://HOME\n")
-            .success()
-            .stderr_has("fetched");
-    }
-    // NO_COLOR (set by the bench) and a pipe: never an escape sequence.
+    let p = project();
+    let home = format!("{}\n", p.home().display());
+    // Quiet by default (the builder's default: empty stderr).
+    p.cm()
+        .arg("insert")
+        .stdin("ENV://HOME\n")
+        .stdout(&home)
+        .success();
+    // Log lines carry durations; NO_COLOR (set by the bench) and a pipe: never an escape
+    // sequence.
+    let info = p
+        .cm()
+        .args(["-v", "insert"])
+        .stdin("ENV://HOME\n")
+        .stdout(&home)
+        .stderr_contains("plan")
+        .success();
     assert!(!info.stderr.contains('\x1b'), "{:?}", info.stderr);
+    for var in ["CONFIGMANAGER_LOG", "RUST_LOG"] {
+        p.cm()
+            .env(var, "debug")
+            .arg("insert")
+            .stdin("ENV://HOME\n")
+            .stdout(&home)
+            .stderr_contains("fetched")
+            .success();
+    }
 }
 
 // ---- the README's example ----
@@ -556,16 +701,17 @@ fn log_level_from_flags_and_environment() {
 fn the_example_runs_as_documented() {
     // `cargo run -- insert -i examples/app.yaml` from the repository root, with no plugin and
     // no environment beyond HOME.
-    let b = Bench::new();
-    let mut cmd = b.cm();
-    cmd.current_dir(root()).env("HOME", "/home/example").args([
-        "insert",
-        "-i",
-        "examples/app.yaml",
-    ]);
-    let r = b.run_cmd(&mut cmd, b"");
-    r.success();
-    let out = r.stdout();
+    let p = project();
+    let template = std::fs::read_to_string(root().join("examples/app.yaml")).unwrap();
+    let out = p
+        .cm()
+        .current_dir(root())
+        .env("HOME", "/home/example")
+        .args(["insert", "-i", "examples/app.yaml"])
+        // The template is documentation and may change; the lines it must render are below.
+        .stdout_unchecked()
+        .success();
+    let out = out.stdout_str();
     for line in [
         "  home: /home/example\n",
         "  host: db.internal.example\n",
@@ -577,23 +723,19 @@ fn the_example_runs_as_documented() {
         assert!(out.contains(line), "{line:?} missing from\n{out}");
     }
     assert!(!out.contains("FILE://") && !out.contains("ENV://"), "{out}");
+    assert_eq!(out.lines().count(), template.lines().count());
 
     // The retrieve example of docs/cli-notes.md.
-    let mut cmd = b.cm();
-    cmd.current_dir(root()).args([
-        "retrieve",
-        "-t",
-        "FILE://examples/secrets.json|db",
-        "-t",
-        "FILE://examples/secrets.json|api.key",
-        "-p",
-        "stdout",
-    ]);
-    b.run_cmd(&mut cmd, b"").success().stdout_is(
-        "export HOST='db.internal.example'\n\
-         export PORT='5432'\n\
-         export USERNAME='app'\n\
-         export PASSWORD='correct horse battery staple'\n\
-         export SECRETS_JSON__API_KEY='sk_test_0123456789abcdef'\n",
-    );
+    p.cm()
+        .current_dir(root())
+        .args(["retrieve", "-t", "FILE://examples/secrets.json|db"])
+        .args(["-t", "FILE://examples/secrets.json|api.key", "-p", "stdout"])
+        .stdout(
+            "export HOST='db.internal.example'\n\
+             export PORT='5432'\n\
+             export USERNAME='app'\n\
+             export PASSWORD='correct horse battery staple'\n\
+             export SECRETS_JSON__API_KEY='sk_test_0123456789abcdef'\n",
+        )
+        .success();
 }

@@ -10,77 +10,97 @@ use cm::plugin::client::{CallLimits, PluginClient, connect};
 use cm_plugin_sdk::handshake::{self, Address};
 use cm_plugin_sdk::tls::{self, Identity};
 
-use crate::support::Bench;
+use crate::support::project;
+
+// The -vv log lines these tests read carry socket paths, ports, pids and durations, so they
+// look for the lines that matter (`stderr_contains`) instead of comparing the whole log.
 
 #[test]
 fn unix_plugins_get_mtls_only_on_request() {
-    let b = Bench::new();
-    b.install("echo");
-    let r = b.run(&["-vv", "insert"], b"ECHO://a");
-    r.success().stdout_is("a->").stderr_has("tls=false");
+    let p = project();
+    p.install("echo");
+    let out = p
+        .cm()
+        .args(["-vv", "insert"])
+        .stdin("ECHO://a")
+        .stdout("a->")
+        .stderr_contains("tls=false")
+        .success();
     assert!(
-        !r.stderr.contains("plugin connection uses mTLS"),
+        !out.stderr.contains("plugin connection uses mTLS"),
         "{}",
-        r.stderr
+        out.stderr
     );
 
-    let r = b.run(&["-vv", "--plugin-mtls", "insert"], b"ECHO://a");
-    r.success()
-        .stdout_is("a->")
-        .stderr_has("plugin handshake plugin=ECHO address=unix:")
-        .stderr_has("tls=true")
-        .stderr_has("plugin connection uses mTLS")
-        .stderr_has("alpn=Some(\"h2\")");
+    p.cm()
+        .args(["-vv", "--plugin-mtls", "insert"])
+        .stdin("ECHO://a")
+        .stdout("a->")
+        .stderr_contains("plugin handshake plugin=ECHO address=unix:")
+        .stderr_contains("tls=true")
+        .stderr_contains("plugin connection uses mTLS")
+        .stderr_contains("alpn=Some(\"h2\")")
+        .success();
 }
 
 #[test]
 fn tcp_plugins_get_mtls_by_default() {
-    let b = Bench::new();
-    b.install("echo");
-    let r = b.run_cmd(
-        b.cm()
-            .env("CM_PLUGIN_TRANSPORT", "tcp")
-            .args(["-vv", "insert"]),
-        b"ECHO://a ECHO://b",
-    );
-    r.success()
-        .stdout_is("a-> b->")
-        .stderr_has("address=tcp:127.0.0.1:")
-        .stderr_has("plugin listens on TCP; restarting it with AutoMTLS")
-        .stderr_has("plugin connection uses mTLS");
-    assert_eq!(b.call_count(), 2);
+    let p = project();
+    p.install("echo");
+    p.cm()
+        .env("CM_PLUGIN_TRANSPORT", "tcp")
+        .args(["-vv", "insert"])
+        .stdin("ECHO://a ECHO://b")
+        .stdout("a-> b->")
+        .stderr_contains("address=tcp:127.0.0.1:")
+        .stderr_contains("plugin listens on TCP; restarting it with AutoMTLS")
+        .stderr_contains("plugin connection uses mTLS")
+        .success();
+    assert_eq!(p.call_count(), 2);
 
     // With --plugin-mtls the certificate is offered up front: no restart.
-    let r = b.run_cmd(
-        b.cm()
-            .env("CM_PLUGIN_TRANSPORT", "tcp")
-            .args(["-vv", "--plugin-mtls", "insert"]),
-        b"ECHO://c",
-    );
-    r.success()
-        .stdout_is("c->")
-        .stderr_has("plugin connection uses mTLS");
-    assert!(!r.stderr.contains("restarting"), "{}", r.stderr);
+    let out = p
+        .cm()
+        .env("CM_PLUGIN_TRANSPORT", "tcp")
+        .args(["-vv", "--plugin-mtls", "insert"])
+        .stdin("ECHO://c")
+        .stdout("c->")
+        .stderr_contains("plugin connection uses mTLS")
+        .success();
+    assert!(!out.stderr.contains("restarting"), "{}", out.stderr);
 }
 
 #[test]
 fn cm_never_falls_back_to_plaintext() {
-    let b = Bench::new();
+    let p = project();
     // A plugin that ignores PLUGIN_CLIENT_CERT.
-    b.install("notls");
-    b.run(&["insert"], b"NOTLS://a").success().stdout_is("a->");
-    b.run(&["--plugin-mtls", "insert"], b"NOTLS://a")
-        .failure(3)
-        .stderr_has("plugin NOTLS")
-        .stderr_has("the plugin ignored go-plugin AutoMTLS (--plugin-mtls): its handshake line carries no certificate, and cm does not fall back to plaintext");
-    b.run_cmd(
-        b.cm().env("CM_PLUGIN_TRANSPORT", "tcp").arg("insert"),
-        b"NOTLS://a",
-    )
-    .failure(3)
-    .stderr_has("the plugin listens on TCP (127.0.0.1:")
-    .stderr_has("without TLS although cm asked for go-plugin AutoMTLS; cm refuses plaintext TCP");
-    assert_eq!(b.call_count(), 1);
+    p.install("notls");
+    let path = p.plugin_file("notls").display().to_string();
+    p.cm()
+        .arg("insert")
+        .stdin("NOTLS://a")
+        .stdout("a->")
+        .success();
+    p.cm()
+        .args(["--plugin-mtls", "insert"])
+        .stdin("NOTLS://a")
+        .stderr(format!(
+            "cm: providers not initialised, plugin NOTLS ({path}): the plugin ignored go-plugin AutoMTLS (--plugin-mtls): its handshake line carries no certificate, and cm does not fall back to plaintext\n"
+        ))
+        .failure(3);
+    p.cm()
+        .env("CM_PLUGIN_TRANSPORT", "tcp")
+        .arg("insert")
+        .stdin("NOTLS://a")
+        // The message names the plugin's port, which the kernel picked.
+        .stderr_contains(format!(
+            "cm: providers not initialised, plugin NOTLS ({path}): the plugin listens on TCP (127.0.0.1:"
+        ))
+        .stderr_contains(
+            ") without TLS although cm asked for go-plugin AutoMTLS; cm refuses plaintext TCP, which any local user could connect to\n",
+        )
+        .failure(3);
+    assert_eq!(p.call_count(), 1);
 }
 
 /// Kills the plugin if the test fails half-way.
@@ -95,8 +115,8 @@ impl Drop for Child {
 
 #[test]
 fn sdk_plugin_refuses_a_client_with_the_wrong_certificate() {
-    let b = Bench::new();
-    let plugin = b.install("echo");
+    let p = project();
+    let plugin = p.install("echo");
     let host = Identity::generate().unwrap();
     let mut child = Child(
         Command::new(&plugin)
@@ -106,10 +126,10 @@ fn sdk_plugin_refuses_a_client_with_the_wrong_certificate() {
             .env("PLUGIN_MAX_PORT", "25000")
             .env("PLUGIN_CLIENT_CERT", host.cert_pem())
             .env("CM_PLUGIN_TRANSPORT", "tcp")
-            .env("CM_TEST_CALL_LOG", b.path("calls.log"))
+            .env("CM_TEST_CALL_LOG", p.path("calls.log"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(b.path("stderr.log")).unwrap())
+            .stderr(std::fs::File::create(p.path("stderr.log")).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -155,9 +175,9 @@ fn sdk_plugin_refuses_a_client_with_the_wrong_certificate() {
     });
     let status = child.0.wait().unwrap();
     assert!(status.success(), "{status}");
-    let calls: Vec<_> = b.calls().into_iter().map(|(_, path)| path).collect();
+    let calls: Vec<_> = p.calls().into_iter().map(|(_, path)| path).collect();
     assert_eq!(calls, ["ok", "ok"], "only the host's call got through");
-    let stderr = String::from_utf8_lossy(&b.read("stderr.log")).into_owned();
+    let stderr = String::from_utf8_lossy(&p.read("stderr.log")).into_owned();
     assert!(
         stderr.contains("refused a connection: TLS handshake failed"),
         "{stderr}"

@@ -2,14 +2,13 @@
 //! and stderr are connected to: pipes whose reader died with the host included (the plugin's
 //! note about exiting then fails to write). The plugin is the SDK test plugin, which starts
 //! through `cm_plugin_sdk::serve` like any plugin. Hosts: a python script that ends with
-//! `os._exit`, and go-plugin's own client killed with SIGKILL mid-call. Skipped with a note
-//! where python3 or Go is missing, failing under CI.
+//! `os._exit`, and go-plugin's own client killed with SIGKILL mid-call. Skipped where python3 or
+//! Go is missing (the test run lists the skips at its end), failing under `CI=true`.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Bench, go_fixtures, plugin_pids_under, wait_until};
+use crate::support::{Project, go_fixtures, project, require_tool, wait_until};
 
 /// A host that starts the plugin with both streams piped, reads its handshake line, prints the
 /// plugin's pid and ends without closing anything.
@@ -27,23 +26,6 @@ os._exit(0)
 /// How long a plugin may take to notice; the SDK needs well under a second.
 const LIMIT: Duration = Duration::from_secs(10);
 
-/// Whether python3 runs here. Outside CI a missing python3 skips the test with a note.
-fn have_python() -> bool {
-    let have = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(
-            !ci,
-            "CI=true but python3 is not installed: the orphan test cannot run"
-        );
-        eprintln!("SKIPPED: the orphaned-plugin test with a python host needs python3");
-    }
-    have
-}
-
 /// Live (neither gone nor a zombie waiting for init to reap it).
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
@@ -54,9 +36,9 @@ fn alive(pid: u32) -> bool {
     })
 }
 
-/// Waits up to [`LIMIT`] for the plugin `pid` under `dir` to exit; kills it and fails if not.
+/// Waits up to [`LIMIT`] for the plugin `pid` in `p` to exit; kills it and fails if not.
 #[track_caller]
-fn assert_exits(pid: u32, dir: &Path) {
+fn assert_exits(pid: u32, p: &Project) {
     let deadline = Instant::now() + LIMIT;
     while alive(pid) {
         if Instant::now() > deadline {
@@ -66,16 +48,16 @@ fn assert_exits(pid: u32, dir: &Path) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(plugin_pids_under(dir), Vec::<u32>::new());
+    assert_eq!(p.plugin_pids(), Vec::<u32>::new());
 }
 
 #[test]
 fn sdk_plugin_exits_when_its_host_ends_without_closing_its_pipes() {
-    if !have_python() {
+    if !require_tool("python3", &["--version"], "apt-get install python3") {
         return;
     }
-    let b = Bench::new();
-    let plugin = b.install("echo");
+    let p = project();
+    let plugin = p.install("echo");
     let out = Command::new("python3")
         .arg("-c")
         .arg(PYTHON_HOST)
@@ -85,13 +67,20 @@ fn sdk_plugin_exits_when_its_host_ends_without_closing_its_pipes() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
+    // The plugin's own streams go to the script's pipes: anything on the script's stderr is a
+    // failure of the script itself.
     assert!(
-        out.status.success(),
-        "{}",
+        out.status.success() && out.stderr.is_empty(),
+        "{:?}: {}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    assert_exits(pid, b.dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let pid: u32 = stdout
+        .strip_suffix('\n')
+        .and_then(|line| line.parse().ok())
+        .unwrap_or_else(|| panic!("the host printed {stdout:?}, not a pid line"));
+    assert_exits(pid, &p);
 }
 
 #[test]
@@ -99,12 +88,11 @@ fn sdk_plugin_exits_when_a_go_host_is_killed_mid_call() {
     let Some((_, go_host)) = go_fixtures() else {
         return;
     };
-    let b = Bench::new();
-    let plugin = b.install("echo");
-    let calls = b.path("calls.log");
+    let p = project();
+    let plugin = p.install("echo");
     // `hang` never answers, so the host is inside a call, holding the plugin, when it dies.
     let mut host = Command::new(go_host)
-        .env("CM_TEST_CALL_LOG", &calls)
+        .env("CM_TEST_CALL_LOG", p.call_log())
         .env_remove("RUST_LOG")
         .env_remove("CM_PLUGIN_TRANSPORT")
         .arg(&plugin)
@@ -115,11 +103,11 @@ fn sdk_plugin_exits_when_a_go_host_is_killed_mid_call() {
         .spawn()
         .unwrap();
     wait_until(LIMIT, "the Go host's call to reach the plugin", || {
-        std::fs::read_to_string(&calls).is_ok_and(|c| c.contains("call hang"))
+        p.log().contains(&("call".to_string(), "hang".to_string()))
     });
-    let pids = plugin_pids_under(b.dir.path());
+    let pids = p.plugin_pids();
     assert_eq!(pids.len(), 1, "{pids:?}");
     host.kill().unwrap();
     host.wait().unwrap();
-    assert_exits(pids[0], b.dir.path());
+    assert_exits(pids[0], &p);
 }

@@ -6,192 +6,232 @@
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 
-use crate::support::{Bench, Run};
+use cm_testkit::{Cm, Project};
 
-/// The three writing commands, each writing the token `ENV://CM_OUT` (value `v`) to `out`.
-fn writers(out: &str) -> Vec<(Vec<String>, &'static [u8])> {
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+use crate::support::project;
+
+/// The three writing commands, each writing the token `ENV://CM_OUT` to `out`.
+fn writers<'p>(p: &'p Project, out: &str) -> Vec<Cm<'p>> {
     vec![
-        (
-            s(&["retrieve", "-t", "ENV://CM_OUT", "-p", out]),
-            b"" as &[u8],
-        ),
-        (s(&["insert", "-p", out]), b"ENV://CM_OUT\n"),
-        (s(&["string-input", "-i", "ENV://CM_OUT", "-p", out]), b""),
+        p.cm().args(["retrieve", "-t", "ENV://CM_OUT", "-p", out]),
+        p.cm().args(["insert", "-p", out]).stdin("ENV://CM_OUT\n"),
+        p.cm()
+            .args(["string-input", "-i", "ENV://CM_OUT", "-p", out]),
     ]
 }
 
-/// Runs cm with `umask` and `CM_OUT=value`.
-fn run_with_umask(b: &Bench, umask: u32, args: &[String], stdin: &[u8], value: &str) -> Run {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = b.cm();
-    cmd.env("CM_OUT", value).args(args);
-    let mask = umask as libc::mode_t;
-    // SAFETY: umask is async-signal-safe and touches nothing but the child's own mask.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::umask(mask);
-            Ok(())
-        });
-    }
-    b.run_cmd(&mut cmd, stdin)
-}
+/// What each of [`writers`] writes for the value `v`.
+const WRITTEN: [fn(&str) -> String; 3] = [
+    |v| format!("export CM_OUT='{v}'\n"),
+    |v| format!("{v}\n"),
+    |v| v.to_string(),
+];
 
-fn mode(b: &Bench, rel: &str) -> u32 {
-    fs::symlink_metadata(b.path(rel))
+fn mode(p: &Project, rel: &str) -> u32 {
+    fs::symlink_metadata(p.path(rel))
         .unwrap()
         .permissions()
         .mode()
         & 0o7777
 }
 
-/// The bench folder's entries, minus the plugin call log.
-fn entries(b: &Bench) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(b.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "calls.log")
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn new_files_are_0600_whatever_the_umask() {
-    for (args, stdin) in writers("out.env") {
-        for umask in [0o000, 0o022, 0o077] {
-            let b = Bench::new();
-            run_with_umask(&b, umask, &args, stdin, "v").success();
-            assert_eq!(mode(&b, "out.env"), 0o600, "{args:?} umask {umask:o}");
-            assert_eq!(entries(&b), ["out.env"], "{args:?}: no temp file left");
+    for umask in [0o000, 0o022, 0o077] {
+        for (which, written) in WRITTEN.iter().enumerate() {
+            let p = project();
+            let cm = writers(&p, "out.env").swap_remove(which);
+            cm.umask(umask).env("CM_OUT", "v").success();
+            assert_eq!(mode(&p, "out.env"), 0o600, "writer {which} umask {umask:o}");
+            assert_eq!(p.read("out.env"), written("v").as_bytes());
+            assert_eq!(
+                p.entries(),
+                ["out.env"],
+                "writer {which}: no temp file left"
+            );
         }
     }
 }
 
 #[test]
 fn an_existing_file_keeps_its_mode_and_gets_the_new_contents() {
-    for (args, stdin) in writers("out.env") {
-        for m in [0o644, 0o640, 0o400] {
-            let b = Bench::new();
-            b.write("out.env", "old\n");
-            fs::set_permissions(b.path("out.env"), fs::Permissions::from_mode(m)).unwrap();
-            run_with_umask(&b, 0o022, &args, stdin, "new").success();
-            assert_eq!(mode(&b, "out.env"), m, "{args:?}");
-            let text = String::from_utf8(b.read("out.env")).unwrap();
-            assert!(text.contains("new"), "{args:?}: {text}");
-            assert_eq!(entries(&b), ["out.env"]);
+    for m in [0o644, 0o640, 0o400] {
+        for (which, written) in WRITTEN.iter().enumerate() {
+            let p = project();
+            p.write("out.env", "old\n");
+            fs::set_permissions(p.path("out.env"), fs::Permissions::from_mode(m)).unwrap();
+            let cm = writers(&p, "out.env").swap_remove(which);
+            cm.umask(0o022).env("CM_OUT", "new").success();
+            assert_eq!(mode(&p, "out.env"), m, "writer {which}");
+            assert_eq!(p.read("out.env"), written("new").as_bytes());
+            assert_eq!(p.entries(), ["out.env"]);
         }
     }
 }
 
 #[test]
 fn a_symlink_at_the_target_is_replaced_never_written_through() {
-    for (args, stdin) in writers("link.env") {
-        let b = Bench::new();
-        b.write("precious.txt", "precious\n");
-        fs::set_permissions(b.path("precious.txt"), fs::Permissions::from_mode(0o644)).unwrap();
-        symlink("precious.txt", b.path("link.env")).unwrap();
-        run_with_umask(&b, 0o022, &args, stdin, "secret").success();
-        let meta = fs::symlink_metadata(b.path("link.env")).unwrap();
-        assert!(meta.file_type().is_file(), "{args:?}: still a symlink");
-        assert_eq!(mode(&b, "link.env"), 0o600, "{args:?}");
-        assert_eq!(b.read("precious.txt"), b"precious\n", "{args:?}");
-        assert_eq!(mode(&b, "precious.txt"), 0o644);
+    for (which, written) in WRITTEN.iter().enumerate() {
+        let p = project();
+        p.write("precious.txt", "precious\n");
+        fs::set_permissions(p.path("precious.txt"), fs::Permissions::from_mode(0o644)).unwrap();
+        symlink("precious.txt", p.path("link.env")).unwrap();
+        let cm = writers(&p, "link.env").swap_remove(which);
+        cm.umask(0o022).env("CM_OUT", "secret").success();
+        let meta = fs::symlink_metadata(p.path("link.env")).unwrap();
         assert!(
-            String::from_utf8(b.read("link.env"))
-                .unwrap()
-                .contains("secret")
+            meta.file_type().is_file(),
+            "writer {which}: still a symlink"
         );
-        assert_eq!(entries(&b), ["link.env", "precious.txt"]);
+        assert_eq!(mode(&p, "link.env"), 0o600, "writer {which}");
+        assert_eq!(p.read("precious.txt"), b"precious\n", "writer {which}");
+        assert_eq!(mode(&p, "precious.txt"), 0o644);
+        assert_eq!(p.read("link.env"), written("secret").as_bytes());
+        assert_eq!(p.entries(), ["link.env", "precious.txt"]);
     }
 }
 
 #[test]
 fn a_failed_run_leaves_the_existing_file_unchanged() {
-    let b = Bench::new();
-    b.install("echo");
-    let cases: Vec<(Vec<&str>, &[u8])> = vec![
-        (vec!["retrieve", "-t", "ECHO://ok", "-t", "ECHO://err"], b""),
+    let p = project();
+    p.install("echo");
+    let home = p.home().canonicalize().unwrap();
+    let failed = "failed to retrieve config item - (ECHO://err), implementation ECHO error: simulated failure for token: err";
+    let cases: Vec<(Cm, i32, String)> = vec![
         (
-            vec!["insert", "-p", "app.env"],
-            b"a=ECHO://ok b=ECHO://err\n",
+            p.cm().args(["retrieve", "-t", "ECHO://ok", "-t", "ECHO://err"]),
+            1,
+            format!("cm: --token 2: {failed}\ntoken not found: 1 of 2 token(s) could not be resolved\n"),
         ),
-        (vec!["string-input", "-i", "ECHO://ok ECHO://err"], b""),
-        // A plugin that is missing, a malformed token, a name collision.
-        (vec!["retrieve", "-t", "AWSSECRETS:///x"], b""),
-        (vec!["retrieve", "-t", "ECHO://x[]"], b""),
         (
-            vec!["retrieve", "-t", "ECHO://a/X", "-t", "ECHO://b/X"],
-            b"",
+            p.cm()
+                .args(["insert", "-p", "app.env"])
+                .stdin("a=ECHO://ok b=ECHO://err\n"),
+            1,
+            format!("cm: <stdin>:1:15: {failed}\ntoken not found: 1 of 2 token(s) could not be resolved\n"),
+        ),
+        (
+            p.cm().args(["string-input", "-i", "ECHO://ok ECHO://err"]),
+            1,
+            format!("cm: <input>:1:11: {failed}\ntoken not found: 1 of 2 token(s) could not be resolved\n"),
+        ),
+        // A plugin that is missing, a malformed token, a name collision.
+        (
+            p.cm().args(["retrieve", "-t", "AWSSECRETS:///x"]),
+            3,
+            format!(
+                "cm: configmanager provider: ( awssecrets ) plugin does not exist; looked for:\n  {}\n  {}\n",
+                p.plugin_file("awssecrets").display(),
+                home.join(".configmanager/plugins/awssecrets")
+                    .join(crate::support::plugin_file_name("awssecrets"))
+                    .display()
+            ),
+        ),
+        (
+            p.cm().args(["retrieve", "-t", "ECHO://x[]"]),
+            2,
+            "cm: --token 1: metadata brackets must include at least one set of key=value pairs in token `ECHO://x[]`\n".to_string(),
+        ),
+        (
+            p.cm()
+                .args(["retrieve", "-t", "ECHO://a/X", "-t", "ECHO://b/X"]),
+            4,
+            "cm: variable `X` would get different values from `ECHO://a/X` and `ECHO://b/X`\n"
+                .to_string(),
         ),
     ];
-    for (args, stdin) in cases {
-        b.write("app.env", "previous\n");
-        fs::set_permissions(b.path("app.env"), fs::Permissions::from_mode(0o640)).unwrap();
-        let r = b.run(&args, stdin);
-        assert_ne!(r.code, Some(0), "{args:?}");
-        assert_eq!(b.read("app.env"), b"previous\n", "{args:?}");
-        assert_eq!(mode(&b, "app.env"), 0o640);
-        assert!(r.stdout.is_empty(), "{args:?}");
-        assert_eq!(entries(&b), [".configmanager", "app.env"], "{args:?}");
+    for (cm, code, stderr) in cases {
+        p.write("app.env", "previous\n");
+        fs::set_permissions(p.path("app.env"), fs::Permissions::from_mode(0o640)).unwrap();
+        cm.stderr(stderr).failure(code);
+        assert_eq!(p.read("app.env"), b"previous\n");
+        assert_eq!(mode(&p, "app.env"), 0o640);
+        assert_eq!(p.entries(), [".configmanager", "app.env"]);
     }
 }
 
 #[test]
 fn a_failed_run_creates_no_file() {
-    let b = Bench::new();
-    b.install("echo");
-    b.run(&["retrieve", "-t", "ECHO://err"], b"").failure(1);
-    b.run(&["insert", "-p", "out.txt"], b"ECHO://err\n")
+    let p = project();
+    p.install("echo");
+    let stderr = |location: &str| {
+        format!(
+            "cm: {location}: failed to retrieve config item - (ECHO://err), implementation ECHO error: simulated failure for token: err\n\
+             token not found: 1 of 1 token(s) could not be resolved\n"
+        )
+    };
+    p.cm()
+        .args(["retrieve", "-t", "ECHO://err"])
+        .stderr(stderr("--token 1"))
         .failure(1);
-    assert_eq!(entries(&b), [".configmanager"]);
+    p.cm()
+        .args(["insert", "-p", "out.txt"])
+        .stdin("ECHO://err\n")
+        .stderr(stderr("<stdin>:1:1"))
+        .failure(1);
+    assert_eq!(p.entries(), [".configmanager"]);
 }
 
 #[test]
 fn input_and_output_may_be_the_same_file() {
-    let b = Bench::new();
-    b.install("echo");
-    b.write("t.conf", "a=ECHO://one\nb=ECHO://two\n");
-    fs::set_permissions(b.path("t.conf"), fs::Permissions::from_mode(0o644)).unwrap();
-    b.run(&["insert", "-i", "t.conf", "-p", "t.conf"], b"")
+    let p = project();
+    p.install("echo");
+    p.write("t.conf", "a=ECHO://one\nb=ECHO://two\n");
+    fs::set_permissions(p.path("t.conf"), fs::Permissions::from_mode(0o644)).unwrap();
+    p.cm()
+        .args(["insert", "-i", "t.conf", "-p", "t.conf"])
         .success();
-    assert_eq!(b.read("t.conf"), b"a=one->\nb=two->\n");
-    assert_eq!(mode(&b, "t.conf"), 0o644);
+    assert_eq!(p.read("t.conf"), b"a=one->\nb=two->\n");
+    assert_eq!(mode(&p, "t.conf"), 0o644);
     // configmanager truncates first and leaves the file empty when a token fails.
-    b.write("t.conf", "a=ECHO://one\nb=ECHO://err\n");
-    b.run(&["string-input", "-i", "t.conf", "-p", "t.conf"], b"")
+    p.write("t.conf", "a=ECHO://one\nb=ECHO://err\n");
+    p.cm()
+        .args(["string-input", "-i", "t.conf", "-p", "t.conf"])
+        .stderr(
+            "cm: t.conf:2:3: failed to retrieve config item - (ECHO://err), implementation ECHO error: simulated failure for token: err\n\
+             token not found: 1 of 2 token(s) could not be resolved\n",
+        )
         .failure(1);
-    assert_eq!(b.read("t.conf"), b"a=ECHO://one\nb=ECHO://err\n");
+    assert_eq!(p.read("t.conf"), b"a=ECHO://one\nb=ECHO://err\n");
 }
 
 #[test]
 fn output_into_another_folder_puts_the_temp_file_there() {
-    let b = Bench::new();
-    fs::create_dir(b.path("sub")).unwrap();
-    b.run(&["retrieve", "-t", "ENV://HOME", "-p", "sub/app.env"], b"")
+    let p = project();
+    fs::create_dir(p.path("sub")).unwrap();
+    p.cm()
+        .args(["retrieve", "-t", "ENV://HOME", "-p", "sub/app.env"])
         .success();
-    let names: Vec<_> = fs::read_dir(b.path("sub"))
+    let names: Vec<_> = fs::read_dir(p.path("sub"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, ["app.env"]);
-    assert_eq!(mode(&b, "sub/app.env"), 0o600);
+    assert_eq!(mode(&p, "sub/app.env"), 0o600);
 }
 
 #[test]
 fn unwritable_output_exits_4_and_leaves_nothing() {
-    let b = Bench::new();
-    let r = b.run(
-        &["retrieve", "-t", "ENV://HOME", "-p", "missing/app.env"],
-        b"",
-    );
-    r.failure(4).stderr_has("cannot write missing/app.env");
-    assert!(entries(&b).is_empty());
-    // A directory in the way.
-    fs::create_dir(b.path("dir.env")).unwrap();
-    fs::write(b.path("dir.env/inside"), "keep").unwrap();
-    b.run(&["insert", "-p", "dir.env"], b"ENV://HOME")
+    let p = project();
+    // The OS's words for the errors (these are the same on Linux and macOS). The temporary
+    // file's name is random.
+    p.cm()
+        .args(["retrieve", "-t", "ENV://HOME", "-p", "missing/app.env"])
+        .stderr_contains(format!(
+            "cm: cannot write missing/app.env: No such file or directory (os error 2) at path \"{}/missing/.app.env.",
+            p.real_dir().display()
+        ))
+        .stderr_contains(".tmp\"\n")
         .failure(4);
-    assert_eq!(b.read("dir.env/inside"), b"keep");
-    assert_eq!(entries(&b), ["dir.env"]);
+    assert!(p.entries().is_empty());
+    // A directory in the way.
+    fs::create_dir(p.path("dir.env")).unwrap();
+    fs::write(p.path("dir.env/inside"), "keep").unwrap();
+    p.cm()
+        .args(["insert", "-p", "dir.env"])
+        .stdin("ENV://HOME")
+        .stderr("cm: cannot write dir.env: Is a directory (os error 21)\n")
+        .failure(4);
+    assert_eq!(p.read("dir.env/inside"), b"keep");
+    assert_eq!(p.entries(), ["dir.env"]);
 }

@@ -5,16 +5,18 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{Bench, wait_until};
+use cm_testkit::Project;
+
+use crate::support::{project, wait_until};
 
 /// Starts `cm ARGS` on a template whose one call never returns, and waits until the plugin is
 /// running and the call is in flight.
-fn start_hanging(b: &Bench, args: &[&str]) -> std::process::Child {
-    let mut child = b
-        .cm()
+fn start_hanging(p: &Project, args: &[&str]) -> std::process::Child {
+    let mut child = p
+        .command()
         .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -25,17 +27,17 @@ fn start_hanging(b: &Bench, args: &[&str]) -> std::process::Child {
         .write_all(b"ECHO://hang")
         .unwrap();
     wait_until(Duration::from_secs(20), "the plugin call", || {
-        b.call_count() == 1
+        p.call_count() == 1
     });
     child
 }
 
-fn interrupt(signal: i32, expected: i32) {
-    let b = Bench::new();
-    b.install("echo");
-    b.write("out.txt", "keep\n");
-    let child = start_hanging(&b, &["insert", "-p", "out.txt"]);
-    assert_eq!(b.plugin_pids().len(), 1);
+fn interrupt(signal: i32, expected: i32, name: &str) {
+    let p = project();
+    p.install("echo");
+    p.write("out.txt", "keep\n");
+    let child = start_hanging(&p, &["insert", "-p", "out.txt"]);
+    assert_eq!(p.plugin_pids().len(), 1);
     // SAFETY: plain syscall on our own child.
     unsafe {
         libc::kill(child.id() as libc::pid_t, signal);
@@ -43,27 +45,31 @@ fn interrupt(signal: i32, expected: i32) {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(expected), "{stderr}");
-    assert!(stderr.contains("interrupted by"), "{stderr}");
-    assert_eq!(b.read("out.txt"), b"keep\n");
-    b.assert_no_plugins_left();
+    assert_eq!(
+        stderr,
+        format!(" WARN interrupted, stopping plugins\ncm: interrupted by {name}\n")
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(p.read("out.txt"), b"keep\n");
+    p.assert_no_plugins_left();
 }
 
 #[test]
 fn sigint_stops_plugins_and_exits_130() {
-    interrupt(libc::SIGINT, 130);
+    interrupt(libc::SIGINT, 130, "SIGINT");
 }
 
 #[test]
 fn sigterm_stops_plugins_and_exits_143() {
-    interrupt(libc::SIGTERM, 143);
+    interrupt(libc::SIGTERM, 143, "SIGTERM");
 }
 
 #[test]
 fn sigkill_of_cm_still_stops_its_plugins() {
-    let b = Bench::new();
-    b.install("echo");
-    let mut child = start_hanging(&b, &["insert"]);
+    let p = project();
+    p.install("echo");
+    let mut child = start_hanging(&p, &["insert"]);
     child.kill().unwrap();
     child.wait().unwrap();
-    b.assert_no_plugins_left();
+    p.assert_no_plugins_left();
 }

@@ -6,6 +6,11 @@
 //!   the process mid-call; `hang` never answers; `big/N` returns N bytes; `sleep/MS/…` waits.
 //! - `json…`: a JSON document per path (key-path lookups).
 //! - `slow…`: every call takes 200 ms (or `ms=N` in the metadata).
+//! - `barrier…`: every call waits until `n=N` calls (from the metadata) have arrived, then all
+//!   of them answer `PATH->`; the next N form the next group. A call that waits longer than
+//!   `BARRIER_LIMIT` (or `limit_ms=MS` in the metadata) fails, naming how many arrived. So a
+//!   run that succeeds proves that N calls were in flight at once, with no assumption about
+//!   timing.
 //! - `oldcookie…`: accepts only the later cookie value `configmanager-plugin-hello`.
 //! - `noshutdown…`: keeps running after `GRPCController.Shutdown`.
 //! - `notls…`: ignores `PLUGIN_CLIENT_CERT` (a plugin without AutoMTLS support).
@@ -13,7 +18,8 @@
 //!   cookie, as a plugin built for another application does): start-up faults.
 //! - `flood…`: writes 16 MiB to stderr before its handshake and 1 MiB during each call.
 //!
-//! With `CM_TEST_CALL_LOG=FILE` each `Value` call is logged to FILE (see `log_call`).
+//! With `CM_TEST_CALL_LOG=FILE` each process start and each `Value` call is logged to FILE (see
+//! `log_start` and `log_call`).
 
 use std::io::Write;
 use std::time::Duration;
@@ -25,11 +31,60 @@ enum Mode {
     Echo,
     Json,
     Slow,
+    Barrier,
 }
 
 struct Store {
     mode: Mode,
     flood: bool,
+    barrier: Barrier,
+}
+
+/// How long a `barrier…` call waits for the rest of its group: far longer than any machine
+/// needs to start N calls, and shorter than cm's default 60 s call timeout, so a missing call
+/// shows as this plugin's own error.
+const BARRIER_LIMIT: Duration = Duration::from_secs(20);
+
+/// A reusable barrier: calls arrive, and every N-th arrival releases the group it completes.
+struct Barrier {
+    /// Arrivals in the current group, and the number of groups released so far.
+    state: std::sync::Mutex<(usize, u64)>,
+    released: tokio::sync::watch::Sender<u64>,
+}
+
+impl Barrier {
+    fn new() -> Barrier {
+        Barrier {
+            state: std::sync::Mutex::new((0, 0)),
+            released: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// Waits until `n` calls (this one included) have arrived in this call's group, for at
+    /// most `limit`.
+    async fn wait(&self, n: usize, limit: Duration) -> Result<(), StoreError> {
+        let (group, mut changes) = {
+            let mut state = self.state.lock().expect("barrier state");
+            state.0 += 1;
+            if state.0 >= n {
+                state.0 = 0;
+                state.1 += 1;
+                self.released.send_replace(state.1);
+                return Ok(());
+            }
+            (state.1, self.released.subscribe())
+        };
+        match tokio::time::timeout(limit, changes.wait_for(|g| *g > group)).await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                let arrived = self.state.lock().expect("barrier state").0;
+                Err(StoreError::retrieve_failed(format!(
+                    "barrier: only {arrived} of {n} calls arrived within {} ms",
+                    limit.as_millis()
+                )))
+            }
+        }
+    }
 }
 
 /// Writes `bytes` of log noise to stderr, in lines, as a misbehaving plugin might.
@@ -58,15 +113,27 @@ impl TokenStore for Store {
 /// With `CM_TEST_CALL_LOG=FILE`, appends `call PATH` when a call starts and `done PATH` when it
 /// ends, so tests can count calls and see how many overlapped.
 fn log_call(event: &str, token: &str) -> Result<(), StoreError> {
+    append_log(event, token).map_err(StoreError::retrieve_failed)
+}
+
+/// With `CM_TEST_CALL_LOG=FILE`, appends `start COOKIE` as the process starts (whatever its
+/// mode), so tests can count how often cm started a plugin and with which cookie value.
+fn log_start() {
+    let cookie = std::env::var("CONFIGMANAGER_PLUGIN").unwrap_or_default();
+    if let Err(e) = append_log("start", &cookie) {
+        eprintln!("cannot write CM_TEST_CALL_LOG: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn append_log(event: &str, detail: &str) -> std::io::Result<()> {
     if let Ok(log) = std::env::var("CM_TEST_CALL_LOG") {
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(log)
-            .map_err(StoreError::retrieve_failed)?;
+            .open(log)?;
         // One write per line, so concurrent calls never interleave within a line.
-        f.write_all(format!("{event} {token}\n").as_bytes())
-            .map_err(StoreError::retrieve_failed)?;
+        f.write_all(format!("{event} {detail}\n").as_bytes())?;
     }
     Ok(())
 }
@@ -75,6 +142,19 @@ impl Store {
     async fn answer(&self, token: &str, metadata: &[u8]) -> Result<String, StoreError> {
         let meta = String::from_utf8_lossy(metadata);
         match self.mode {
+            Mode::Barrier => {
+                let setting = |key: &str| {
+                    meta.split(',')
+                        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                        .and_then(|v| v.parse::<u64>().ok())
+                };
+                let n = setting("n").ok_or_else(|| {
+                    StoreError::retrieve_failed("barrier: no n=N in the metadata")
+                })?;
+                let limit = setting("limit_ms").map_or(BARRIER_LIMIT, Duration::from_millis);
+                self.barrier.wait(n as usize, limit).await?;
+                Ok(format!("{token}->"))
+            }
             Mode::Slow => {
                 let ms = meta
                     .split(',')
@@ -125,6 +205,7 @@ impl Store {
 }
 
 fn main() {
+    log_start();
     let exe = std::env::args().next().unwrap_or_default();
     let name = std::path::Path::new(&exe)
         .file_name()
@@ -171,10 +252,13 @@ fn main() {
             Mode::Json
         } else if mode.starts_with("slow") {
             Mode::Slow
+        } else if mode.starts_with("barrier") {
+            Mode::Barrier
         } else {
             Mode::Echo
         },
         flood: mode.starts_with("flood"),
+        barrier: Barrier::new(),
     };
     if !mode.starts_with("notls") && !mode.starts_with("noshutdown") {
         serve(store)

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::types::ParameterType;
-use cm_plugin_testkit::{CountingProxy, Project, cm_release_binary, emulator, unique, url_address};
+use cm_testkit::{CountingProxy, Project, cm_release_binary, emulator, unique, url_address};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-awsparamstr");
 const PARAMETERS: usize = 200;
@@ -40,10 +40,12 @@ fn main() {
     let cm = cm_release_binary();
     let proxy = CountingProxy::start(&endpoint);
     let project = |batch: &str| {
-        Project::with_plugin("AWSPARAMSTR", Path::new(PLUGIN))
+        let project = Project::new(cm)
             .env("AWS_ENDPOINT_URL", proxy.url())
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("CM_AWS_BATCH", batch)
+            .env("CM_AWS_BATCH", batch);
+        project.link_binary("AWSPARAMSTR", Path::new(PLUGIN));
+        project
     };
     let batched = project("1");
     let single = project("0");
@@ -56,10 +58,14 @@ fn main() {
         for (mode, project) in [&batched, &single].into_iter().enumerate() {
             proxy.reset();
             let started = Instant::now();
-            let out = project.run(cm, &["insert"], &template);
+            let out = project
+                .cm()
+                .arg("insert")
+                .stdin(&template)
+                .stdout_unchecked()
+                .success();
             times[mode].push(started.elapsed());
-            let stdout = out.ok();
-            assert_eq!(stdout.lines().count(), PARAMETERS * KEYS.len());
+            assert_eq!(out.stdout_str().lines().count(), PARAMETERS * KEYS.len());
             calls[mode].push(proxy.counts());
         }
     }

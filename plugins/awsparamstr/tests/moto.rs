@@ -4,7 +4,7 @@
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::ParameterType;
-use cm_plugin_testkit::{CountingProxy, Project, assert_calls, aws_project, moto, unique};
+use cm_testkit::{CountingProxy, Project, assert_calls, aws_project, moto, unique};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-awsparamstr");
 
@@ -68,11 +68,12 @@ async fn values_versions_labels_and_key_paths() {
          labelled=AWSPARAMSTR://{db}|port[label=previous]\n\
          pw=AWSPARAMSTR://{pw}\n"
     );
-    let out = project(&endpoint).cm(&["insert"], &template);
-    assert_eq!(
-        out.ok(),
-        "host=new-host\nport=6543\ntls=true\nold=old-host\nlabelled=5432\npw=s3cret\n"
-    );
+    project(&endpoint)
+        .cm()
+        .arg("insert")
+        .stdin(&template)
+        .stdout("host=new-host\nport=6543\ntls=true\nold=old-host\nlabelled=5432\npw=s3cret\n")
+        .success();
 }
 
 #[tokio::test]
@@ -88,17 +89,12 @@ async fn retrieve_writes_exports() {
     )
     .await;
     let token = format!("AWSPARAMSTR://{name}");
-    let out = project(&endpoint).cm(&["retrieve", "-t", &token, "-p", "stdout"], "");
-    // One export per top-level key (their exact quoting is cm's business, tested there).
-    let lines: Vec<&str> = out.ok().lines().collect();
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(lines.contains(&"export USER='admin'"), "{lines:?}");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("export PORT=") && l.contains("5432")),
-        "{lines:?}"
-    );
+    // One export per top-level key.
+    project(&endpoint)
+        .cm()
+        .args(["retrieve", "-t", &token, "-p", "stdout"])
+        .stdout("export USER='admin'\nexport PORT='5432'\n")
+        .success();
 }
 
 #[tokio::test]
@@ -120,38 +116,33 @@ async fn missing_names_fail_only_their_own_tokens_within_one_batch() {
         "a=AWSPARAMSTR://{base}/p0 b=AWSPARAMSTR://{base}/p1 c=AWSPARAMSTR://{base}/p2 \
          gone=AWSPARAMSTR://{base}/nope old=AWSPARAMSTR://{base}/p0[version=7]\n"
     );
-    let out = project(proxy.url()).cm(&["insert", "--lax"], &template);
-    assert_eq!(
-        out.ok(),
-        format!(
+    project(proxy.url())
+        .cm()
+        .args(["insert", "--lax"])
+        .stdin(&template)
+        .stdout(format!(
             "a=v0 b=v1 c=v2 gone=AWSPARAMSTR://{base}/nope old=AWSPARAMSTR://{base}/p0[version=7]\n"
-        )
-    );
-    assert!(
-        out.stderr.contains(&format!(
-            "failed to retrieve config item - (AWSPARAMSTR://{base}/nope), failed to retrieve config item: ParameterNotFound: parameter {base}/nope not found"
-        )),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains(&format!(
+        ))
+        // The rest of each line is the emulator's wording, which moto's version decides.
+        .stderr_contains(format!(
+            " WARN <stdin>:1:{}: failed to retrieve config item - (AWSPARAMSTR://{base}/nope), failed to retrieve config item: ParameterNotFound: parameter {base}/nope not found",
+            template.find(&format!("AWSPARAMSTR://{base}/nope")).unwrap() + 1
+        ))
+        .stderr_contains(format!(
             "(AWSPARAMSTR://{base}/p0[version=7]), failed to retrieve config item: ParameterVersionNotFound"
-        )),
-        "{}",
-        out.stderr
-    );
+        ))
+        .success();
     // All five lookups in one GetParameters call, the missing ones reported by it.
     assert_eq!(proxy.count("GetParameters"), 1, "{:?}", proxy.counts());
     assert_eq!(proxy.count("GetParameter"), 0, "{:?}", proxy.counts());
 
-    // Without --lax the run fails and names the failed tokens.
-    let strict = project(proxy.url()).cm(&["insert"], &template);
-    assert!(
-        strict.failed().contains("token not found"),
-        "{}",
-        strict.stderr
-    );
+    // Without --lax the run fails and names the failed tokens (in the emulator's words).
+    project(proxy.url())
+        .cm()
+        .arg("insert")
+        .stdin(&template)
+        .stderr_contains("token not found: 2 of 5 token(s) could not be resolved\n")
+        .failure(1);
 }
 
 #[tokio::test]
@@ -186,45 +177,47 @@ async fn concurrent_lookups_are_batched_ten_names_a_call() {
 #[test]
 fn bad_metadata_is_an_implementation_error() {
     // Refused before any call: no emulator needed.
-    let out =
-        project("http://127.0.0.1:9").cm(&["insert"], "x=AWSPARAMSTR:///a/b[version=1,label=l]\n");
-    assert!(
-        out.failed().contains(
-            "implementation AWSPARAMSTR error: metadata version and label cannot be used together for token: /a/b"
-        ),
-        "{}",
-        out.stderr
-    );
+    project("http://127.0.0.1:9")
+        .cm()
+        .arg("insert")
+        .stdin("x=AWSPARAMSTR:///a/b[version=1,label=l]\n")
+        .stderr(
+            "cm: <stdin>:1:3: failed to retrieve config item - (AWSPARAMSTR:///a/b[version=1,label=l]), implementation AWSPARAMSTR error: metadata version and label cannot be used together for token: /a/b\n\
+             token not found: 1 of 1 token(s) could not be resolved\n",
+        )
+        .failure(1);
 }
 
 #[test]
 fn no_region_is_a_client_initialization_error() {
-    let out = project("http://127.0.0.1:9")
-        .without("AWS_REGION")
-        .without("AWS_DEFAULT_REGION")
-        .without("AWS_PROFILE")
-        .cm(&["insert"], "x=AWSPARAMSTR:///a/b\n");
-    assert!(
-        out.failed()
-            .contains("failed to initialize the client: no AWS region is configured"),
-        "{}",
-        out.stderr
-    );
+    project("http://127.0.0.1:9")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .cm()
+        .arg("insert")
+        .stdin("x=AWSPARAMSTR:///a/b\n")
+        .stderr(
+            "cm: <stdin>:1:3: failed to retrieve config item - (AWSPARAMSTR:///a/b), failed to initialize the client: no AWS region is configured (set AWS_REGION or a region in the AWS profile)\n\
+             token not found: 1 of 1 token(s) could not be resolved\n",
+        )
+        .failure(1);
 }
 
 #[test]
 fn an_unreachable_endpoint_is_an_implementation_error() {
-    // Port 9 (discard) is closed on loopback; one attempt keeps the test fast.
-    let out = project("http://127.0.0.1:9")
+    // Port 9 (discard) is closed on loopback; one attempt keeps the test fast. The middle of
+    // the message is the AWS SDK's description of the connection error, which its version
+    // decides.
+    project("http://127.0.0.1:9")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_MAX_ATTEMPTS", "1")
-        .cm(&["insert"], "x=AWSPARAMSTR:///a/b\n");
-    let stderr = out.failed();
-    assert!(
-        stderr.contains("failed to retrieve config item - (AWSPARAMSTR:///a/b), implementation AWSPARAMSTR error: ")
-            && stderr.contains("for token: /a/b"),
-        "{stderr}"
-    );
+        .cm()
+        .arg("insert")
+        .stdin("x=AWSPARAMSTR:///a/b\n")
+        .stderr_contains("cm: <stdin>:1:3: failed to retrieve config item - (AWSPARAMSTR:///a/b), implementation AWSPARAMSTR error: ")
+        .stderr_contains(" for token: /a/b\ntoken not found: 1 of 1 token(s) could not be resolved\n")
+        .failure(1);
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use cm_plugin_aztablestore::connection::{Connection, Credential};
 use cm_plugin_aztablestore::rest::{API_VERSION, SignedRequest, shared_key_authorization};
-use cm_plugin_testkit::{Project, emulator, unique, url_address};
+use cm_testkit::{Project, cm_binary, emulator, unique, url_address};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-aztablestore");
 const ACCOUNT: &str = "devstoreaccount1";
@@ -21,8 +21,10 @@ fn azurite() -> Option<Connection> {
 }
 
 fn project(connection_string: &str) -> Project {
-    Project::with_plugin("AZTABLESTORE", Path::new(PLUGIN))
-        .env("AZURE_STORAGE_CONNECTION_STRING", connection_string)
+    let project =
+        Project::new(cm_binary()).env("AZURE_STORAGE_CONNECTION_STRING", connection_string);
+    project.link_binary("AZTABLESTORE", Path::new(PLUGIN));
+    project
 }
 
 fn connection_string() -> String {
@@ -108,18 +110,24 @@ async fn value_property_else_the_whole_entity_with_key_paths() {
          tls=AZTABLESTORE://{ACCOUNT}/{table}/app/db|tls\n\
          odd=AZTABLESTORE://{ACCOUNT}/{table}/ünï-cödé/key.with-dots_~\n"
     );
-    let out = project(&connection_string()).cm(&["insert"], &template);
-    assert_eq!(
-        out.ok(),
-        "pw=s3cret\nhost=db.local\nport=5432\ntls=true\nodd=odd keys\n"
-    );
+    project(&connection_string())
+        .cm()
+        .arg("insert")
+        .stdin(&template)
+        .stdout("pw=s3cret\nhost=db.local\nport=5432\ntls=true\nodd=odd keys\n")
+        .success();
 
     // Without a key path the whole entity is the value: one export per property.
     let token = format!("AZTABLESTORE://{ACCOUNT}/{table}/app/db");
-    let out = project(&connection_string()).cm(&["retrieve", "-t", &token, "-p", "stdout"], "");
-    let exports = out.ok();
-    assert!(exports.contains("export HOST='db.local'"), "{exports}");
-    assert!(exports.contains("export ROWKEY='db'"), "{exports}");
+    let out = project(&connection_string())
+        .cm()
+        .args(["retrieve", "-t", &token, "-p", "stdout"])
+        // The entity carries Azurite's Timestamp, which differs on every run.
+        .stdout_unchecked()
+        .success();
+    let exports = out.stdout_str();
+    assert!(exports.contains("export HOST='db.local'\n"), "{exports}");
+    assert!(exports.contains("export ROWKEY='db'\n"), "{exports}");
 }
 
 #[tokio::test]
@@ -130,27 +138,21 @@ async fn a_missing_entity_fails_only_its_own_token() {
         "ok=AZTABLESTORE://{ACCOUNT}/{table}/p/r gone=AZTABLESTORE://{ACCOUNT}/{table}/p/nope \
          short=AZTABLESTORE://{ACCOUNT}/{table}/p\n"
     );
-    let out = project(&connection_string()).cm(&["insert", "--lax"], &template);
-    assert_eq!(
-        out.ok(),
-        format!(
-            "ok=here gone=AZTABLESTORE://{ACCOUNT}/{table}/p/nope short=AZTABLESTORE://{ACCOUNT}/{table}/p\n"
-        )
-    );
-    assert!(
-        out.stderr.contains(&format!(
-            "(AZTABLESTORE://{ACCOUNT}/{table}/p/nope), failed to retrieve config item: ResourceNotFound: The specified resource does not exist. (HTTP 404)"
-        )),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains(&format!(
-            "implementation AZTABLESTORE error: the token must be ACCOUNT/TABLE/PARTITION_KEY/ROW_KEY for token: {ACCOUNT}/{table}/p"
-        )),
-        "{}",
-        out.stderr
-    );
+    let gone = format!("AZTABLESTORE://{ACCOUNT}/{table}/p/nope");
+    let short = format!("AZTABLESTORE://{ACCOUNT}/{table}/p");
+    let column = |token: &str| template.find(&format!("{token} ")).unwrap() + 1;
+    project(&connection_string())
+        .cm()
+        .args(["insert", "--lax"])
+        .stdin(&template)
+        .stdout(format!("ok=here gone={gone} short={short}\n"))
+        .stderr(format!(
+            " WARN <stdin>:1:{}: failed to retrieve config item - ({gone}), failed to retrieve config item: ResourceNotFound: The specified resource does not exist. (HTTP 404) (left as it was: --lax)\n \
+             WARN <stdin>:1:{}: failed to retrieve config item - ({short}), implementation AZTABLESTORE error: the token must be ACCOUNT/TABLE/PARTITION_KEY/ROW_KEY for token: {ACCOUNT}/{table}/p (left as it was: --lax)\n",
+            column(&gone),
+            template.find(&format!("{short}\n")).unwrap() + 1,
+        ))
+        .success();
 }
 
 #[tokio::test]
@@ -162,26 +164,26 @@ async fn a_wrong_account_key_is_refused_by_the_emulator() {
         "AccountName={ACCOUNT};AccountKey=d3Jvbmcta2V5;TableEndpoint={};",
         c.endpoint
     );
-    let out = project(&wrong).cm(
-        &["insert"],
-        &format!("x=AZTABLESTORE://{ACCOUNT}/{table}/p/r\n"),
-    );
-    let stderr = out.failed();
-    assert!(
-        stderr.contains("failed to retrieve config item: AuthorizationFailure: Server failed to authenticate the request.")
-            && stderr.contains("(HTTP 403)"),
-        "{stderr}"
-    );
+    let token = format!("AZTABLESTORE://{ACCOUNT}/{table}/p/r");
+    project(&wrong)
+        .cm()
+        .arg("insert")
+        .stdin(format!("x={token}\n"))
+        // Azurite's message goes on with a request id and a time, which differ on every run.
+        .stderr_contains(format!("cm: <stdin>:1:3: failed to retrieve config item - ({token}), failed to retrieve config item: AuthorizationFailure: Server failed to authenticate the request."))
+        .stderr_contains("(HTTP 403)\ntoken not found: 1 of 1 token(s) could not be resolved\n")
+        .failure(1);
 }
 
 #[test]
 fn a_broken_connection_string_is_a_client_initialization_error() {
-    let out = project("AccountName=a").cm(&["insert"], "x=AZTABLESTORE://a/t/p/r\n");
-    assert!(
-        out.failed().contains(
-            "failed to initialize the client: connection string has neither AccountKey nor SharedAccessSignature"
-        ),
-        "{}",
-        out.stderr
-    );
+    project("AccountName=a")
+        .cm()
+        .arg("insert")
+        .stdin("x=AZTABLESTORE://a/t/p/r\n")
+        .stderr(
+            "cm: <stdin>:1:3: failed to retrieve config item - (AZTABLESTORE://a/t/p/r), failed to initialize the client: connection string has neither AccountKey nor SharedAccessSignature\n\
+             token not found: 1 of 1 token(s) could not be resolved\n",
+        )
+        .failure(1);
 }

@@ -294,26 +294,59 @@ mod tests {
         })
     }
 
-    #[tokio::test]
+    // The tests run on paused tokio time (`start_paused`): the clock moves only when every task
+    // waits, straight to the next timer. So the collection window closes only after every
+    // lookup that was started has queued, and batches never depend on how busy the machine is.
+
+    /// `keys` looked up concurrently, each from a task of its own.
+    fn lookups(
+        batcher: &Arc<Batcher<String>>,
+        keys: impl IntoIterator<Item = String>,
+    ) -> Vec<tokio::task::JoinHandle<Result<String, FetchError>>> {
+        keys.into_iter()
+            .map(|k| {
+                let b = Arc::clone(batcher);
+                tokio::spawn(async move { b.get(k).await })
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn concurrent_lookups_share_batches_of_at_most_max() {
         let source = recorder(10);
         let batcher = Arc::new(Batcher::spawn(source.clone(), Duration::from_millis(50)));
-        let lookups = (0..25).map(|i| {
-            let b = Arc::clone(&batcher);
-            tokio::spawn(async move { b.get(format!("k{i}")).await })
-        });
-        let results: Vec<_> = futures_join(lookups).await;
+        let results =
+            futures_join(lookups(&batcher, (0..25).map(|i| format!("k{i}"))).into_iter()).await;
         for (i, r) in results.into_iter().enumerate() {
             assert_eq!(r.unwrap(), format!("v-k{i}"));
         }
         let calls = source.calls.lock().unwrap();
-        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
-        assert_eq!(sizes.iter().sum::<usize>(), 25);
-        assert_eq!(sizes.len(), 3, "{sizes:?}");
-        assert!(sizes.iter().all(|&n| n <= 10), "{sizes:?}");
+        let batch =
+            |range: std::ops::Range<usize>| range.map(|i| format!("k{i}")).collect::<Vec<_>>();
+        assert_eq!(*calls, vec![batch(0..10), batch(10..20), batch(20..25)]);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
+    async fn a_lookup_after_the_window_starts_a_new_batch() {
+        let source = recorder(10);
+        let window = Duration::from_millis(50);
+        let batcher = Arc::new(Batcher::spawn(source.clone(), window));
+        let first = lookups(&batcher, ["k1".to_string(), "k2".to_string()]);
+        // Still inside the window: joins the first batch.
+        tokio::time::sleep(window - Duration::from_millis(1)).await;
+        let second = lookups(&batcher, ["k3".to_string()]);
+        // The first batch has gone out; this one waits for a window of its own.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let third = lookups(&batcher, ["k4".to_string(), "k5".to_string()]);
+        let all = first.into_iter().chain(second).chain(third);
+        for r in futures_join(all).await {
+            r.unwrap();
+        }
+        let calls = source.calls.lock().unwrap();
+        assert_eq!(*calls, vec![vec!["k1", "k2", "k3"], vec!["k4", "k5"]]);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_failing_key_fails_only_its_own_lookups_and_duplicates_share_a_slot() {
         let source = recorder(10);
         let batcher = Arc::new(Batcher::spawn(source.clone(), Duration::from_millis(50)));
@@ -332,7 +365,7 @@ mod tests {
         assert_eq!(*calls, vec![vec!["k1", "missing", "k2"]]);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_lone_lookup_goes_out_after_the_window() {
         let source = recorder(10);
         let batcher = Batcher::spawn(source.clone(), Duration::from_millis(5));
@@ -355,7 +388,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn missing_answers_are_errors_not_hangs() {
         let batcher = Arc::new(Batcher::spawn(Arc::new(Short), Duration::from_millis(50)));
         let lookups = (0..2).map(|i| {
@@ -367,7 +400,7 @@ mod tests {
         assert!(matches!(results[1], Err(FetchError::Implementation(_))));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn unsettled_keys_are_fetched_one_by_one() {
         let source = recorder(10);
         let batcher = Arc::new(Batcher::spawn(source.clone(), Duration::from_millis(50)));
