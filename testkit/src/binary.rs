@@ -7,8 +7,11 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The `cm` executable for the plugin crates' tests: `CM_BIN` if set, else
-/// `cargo build -p cm --bin cm` (a no-op when it is fresh), whose own report names the file, so
-/// no target-folder layout is assumed.
+/// `cargo build --workspace --bin cm`, whose own report names the file, so no target-folder
+/// layout is assumed. `--workspace` resolves features as `cargo test --workspace` does, so after
+/// that command the build is a no-op; `-p cm` would resolve cm's features alone and rebuild
+/// every dependency whose features the plugins widen (minutes on a clean CI machine, and again
+/// on the next workspace build).
 pub fn cm_binary() -> &'static Path {
     static CM: OnceLock<PathBuf> = OnceLock::new();
     CM.get_or_init(|| build_cm(false))
@@ -29,8 +32,7 @@ fn build_cm(release: bool) -> PathBuf {
     let mut command = Command::new(cargo);
     command.current_dir(&root).args([
         "build",
-        "-p",
-        "cm",
+        "--workspace",
         "--bin",
         "cm",
         "--message-format=json-render-diagnostics",
@@ -42,7 +44,10 @@ fn build_cm(release: bool) -> PathBuf {
         .stderr(Stdio::inherit())
         .output()
         .expect("run cargo to build cm (or set CM_BIN)");
-    assert!(out.status.success(), "cargo build -p cm --bin cm failed");
+    assert!(
+        out.status.success(),
+        "cargo build --workspace --bin cm failed"
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
