@@ -31,8 +31,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cm::internals::plugin::{HostOptions, PluginHost};
 use cm::internals::{FetchKey, Providers, fetch_all};
-use cm::plugin::{HostOptions, PluginHost};
 use support::{Samples, cpu_time, env_usize, install, ms};
 
 const CM: &str = env!("CARGO_BIN_EXE_cm");

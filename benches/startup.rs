@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use cm::plugin::HostOptions;
+use cm::internals::plugin::HostOptions;
 use support::{Samples, env_usize, install, ms, time_to_ready};
 
 const CM: &str = env!("CARGO_BIN_EXE_cm");
@@ -171,7 +171,7 @@ fn cm_install(cm: &Path, root: &Path, prefix: &str, from: &Path) -> PathBuf {
     );
     root.join(".configmanager/plugins")
         .join(prefix)
-        .join(cm::plugin::discover::file_name(prefix))
+        .join(cm::internals::plugin::file_name(prefix))
 }
 
 /// Floors: the plugin's own start, no cm process.

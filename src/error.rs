@@ -8,16 +8,16 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::plugin::StartError;
 use crate::plugin::client::humantime;
-use crate::plugin::lock::IntegrityError;
-use crate::plugin::manage::ManageError;
 
 // The data the variants carry, nameable from here so callers can match on it.
 pub use crate::envsubst::{EnvsubstError, EnvsubstErrorKind, EnvsubstErrors};
 pub use crate::grammar::GrammarError;
 pub use crate::lookup::LookupError;
 pub use crate::output::{BadValue, Collision, OutputError, VarSource};
+pub use crate::plugin::host::StartError;
+pub use crate::plugin::lock::IntegrityError;
+pub use crate::plugin::manage::ManageError;
 pub use crate::position::Position;
 pub use crate::provider::{ProviderError, Refusal};
 pub use crate::scan::{ScanError, ScanErrorKind, Span};

@@ -2,10 +2,10 @@
 //! provider plugins.
 //!
 //! Data flows one way: input -> `scan` -> `plan` -> fetch (`resolve` over built-in providers
-//! and [`plugin`]s) -> `lookup` -> `render` / `output` -> `atomic` write. The API is small:
-//! [`run`] a parsed [`cli::Cli`], get a [`Error`] with its exit code; the [`plugin`] module
-//! holds the SDK for writing plugins. Every other module is internal (the README's module map
-//! says what each owns).
+//! and `plugin`s) -> `lookup` -> `render` / `output` -> `atomic` write. The API is small:
+//! [`run`] a parsed [`cli::Cli`], get a [`Error`] with its exit code. Every other module is
+//! internal (the README's module map says what each owns); plugins are written with the
+//! separate `cm-plugin-sdk` crate.
 
 mod atomic;
 mod builtin;
@@ -20,7 +20,7 @@ mod logging;
 mod lookup;
 mod output;
 mod plan;
-pub mod plugin;
+mod plugin;
 mod position;
 mod provider;
 mod render;
@@ -55,4 +55,11 @@ pub mod internals {
     pub use crate::render::render;
     pub use crate::resolve::{Providers, fetch_all};
     pub use crate::scan::{Scan, Token, scan};
+
+    /// The plugin host, for the end-to-end tests and benchmarks that drive it without `cm`.
+    pub mod plugin {
+        pub use crate::plugin::client::{CallLimits, PluginClient, connect};
+        pub use crate::plugin::discover::file_name;
+        pub use crate::plugin::host::{HostOptions, PluginHost};
+    }
 }

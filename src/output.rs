@@ -140,7 +140,7 @@ pub struct BadValue {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OutputError {
-    /// Some names would be set to different values (see [`collect`]).
+    /// Some names would be set to different values (see `collect`).
     NameCollision(Vec<Collision>),
     /// Some values contain a NUL byte, which no shell variable and no environment can hold
     /// (export and dotenv formats).

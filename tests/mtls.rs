@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cm::plugin::client::{CallLimits, PluginClient, connect};
+use cm::internals::plugin::{CallLimits, PluginClient, connect};
 use cm_plugin_sdk::handshake::{self, Address};
 use cm_plugin_sdk::tls::{self, Identity};
 

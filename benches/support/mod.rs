@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cm::internals::Provider;
-use cm::plugin::discover::file_name;
-use cm::plugin::{HostOptions, PluginHost};
+use cm::internals::plugin::file_name;
+use cm::internals::plugin::{HostOptions, PluginHost};
 use futures_util::future::join_all;
 
 /// An environment variable as a number, else `default`.

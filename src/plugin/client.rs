@@ -46,7 +46,7 @@ pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
 /// Dials the plugin at `address`: plaintext HTTP/2 when `tls` is `None` (a Unix socket in a
-/// private 0700 folder), else over TLS with that configuration (AutoMTLS, see [`super::tls`]).
+/// private 0700 folder), else over TLS with that configuration (AutoMTLS, see `cm_plugin_sdk::tls`).
 pub async fn connect(
     address: &Address,
     timeout: Duration,

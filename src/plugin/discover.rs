@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 /// Go's `GOOS` for the machine cm was built for.
-pub fn go_os() -> &'static str {
+pub(crate) fn go_os() -> &'static str {
     match std::env::consts::OS {
         "macos" => "darwin",
         other => other,
@@ -13,7 +13,7 @@ pub fn go_os() -> &'static str {
 }
 
 /// Go's `GOARCH` for the machine cm was built for.
-pub fn go_arch() -> &'static str {
+pub(crate) fn go_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -32,14 +32,14 @@ pub fn file_name(prefix_lower: &str) -> String {
 
 /// The folders searched, in order: each is a `.configmanager` folder's parent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SearchPath {
+pub(crate) struct SearchPath {
     dirs: Vec<PathBuf>,
 }
 
 impl SearchPath {
     /// Builds the search path from `$CONFIGMANAGER_DIR`, the current directory and the home
     /// directory (each may be missing); duplicates are dropped.
-    pub fn new(
+    pub(crate) fn new(
         configmanager_dir: Option<PathBuf>,
         cwd: Option<PathBuf>,
         home: Option<PathBuf>,
@@ -54,25 +54,19 @@ impl SearchPath {
     }
 
     /// The parent folders, in search order.
-    pub fn dirs(&self) -> &[PathBuf] {
+    pub(crate) fn dirs(&self) -> &[PathBuf] {
         &self.dirs
     }
 
     /// Every path tried for `prefix` (any case), in order.
-    pub fn candidates(&self, prefix: &str) -> Vec<PathBuf> {
+    pub(crate) fn candidates(&self, prefix: &str) -> Vec<PathBuf> {
         let lower = prefix.to_ascii_lowercase();
         self.dirs.iter().map(|d| plugin_path(d, &lower)).collect()
     }
 
-    /// The first existing plugin file for `prefix`, or every path tried.
-    pub fn find(&self, prefix: &str) -> Result<PathBuf, Vec<PathBuf>> {
-        let tried = self.candidates(prefix);
-        tried.iter().find(|p| p.is_file()).cloned().ok_or(tried)
-    }
-
     /// Every plugin found on disk as (upper-cased prefix, path); the first folder wins for a
     /// prefix found in several. Sorted by prefix.
-    pub fn discover(&self) -> Vec<(String, PathBuf)> {
+    pub(crate) fn discover(&self) -> Vec<(String, PathBuf)> {
         let mut found: Vec<(String, PathBuf)> = Vec::new();
         for dir in &self.dirs {
             let Ok(entries) = std::fs::read_dir(dir.join(".configmanager").join("plugins")) else {
@@ -100,7 +94,7 @@ impl SearchPath {
 }
 
 /// `<dir>/.configmanager/plugins/<prefix>/<prefix>-<os>-<arch>`.
-pub fn plugin_path(dir: &Path, prefix_lower: &str) -> PathBuf {
+pub(crate) fn plugin_path(dir: &Path, prefix_lower: &str) -> PathBuf {
     dir.join(".configmanager")
         .join("plugins")
         .join(prefix_lower)
@@ -147,7 +141,10 @@ mod tests {
                 ("JSON".to_string(), plugin_path(b.path(), "json")),
             ]
         );
-        assert_eq!(sp.find("json").unwrap(), plugin_path(b.path(), "json"));
-        assert_eq!(sp.find("nope").unwrap_err().len(), 2);
+        // A missing plugin is reported with every path tried, in search order.
+        assert_eq!(
+            sp.candidates("NOPE"),
+            vec![plugin_path(a.path(), "nope"), plugin_path(b.path(), "nope")]
+        );
     }
 }

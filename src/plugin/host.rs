@@ -30,7 +30,7 @@ pub struct HostOptions {
     pub calls: CallLimits,
     /// How long a plugin may take to exit after Shutdown before it is killed.
     pub grace: Duration,
-    /// When plugins get AutoMTLS (see [`super::tls`]).
+    /// When plugins get AutoMTLS (see `MtlsPolicy`).
     pub mtls: MtlsPolicy,
 }
 
@@ -50,7 +50,7 @@ impl Default for HostOptions {
 
 /// Why a plugin could not be started.
 #[derive(Debug, thiserror::Error)]
-pub enum StartFailure {
+pub(crate) enum StartFailure {
     /// The binary could not be executed.
     #[error("cannot execute the plugin: {reason}")]
     Spawn {
@@ -89,13 +89,13 @@ pub enum StartFailure {
 #[error("providers not initialised, plugin {prefix} ({}): {failure}{}", path.display(), format_tail(stderr_tail))]
 pub struct StartError {
     /// The prefix (upper case).
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// The binary.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// What went wrong.
-    pub failure: StartFailure,
+    pub(crate) failure: StartFailure,
     /// The plugin's last stderr lines.
-    pub stderr_tail: Vec<String>,
+    pub(crate) stderr_tail: Vec<String>,
 }
 
 fn format_tail(tail: &[String]) -> String {
@@ -122,13 +122,8 @@ pub struct RunningPlugin {
 
 impl RunningPlugin {
     /// The plugin process id (tests use it to check nothing is left behind).
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.pid
-    }
-
-    /// The prefix it serves.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
     }
 
     async fn shutdown(self, grace: Duration) {

@@ -28,27 +28,27 @@ use super::process::Program;
 use super::verified::{HashCache, Key};
 
 /// The lock file's name inside a `.configmanager` folder.
-pub const LOCK_FILE: &str = "plugins.lock";
+pub(crate) const LOCK_FILE: &str = "plugins.lock";
 
 const HEADER: &str =
     "# cm plugin lock: SHA-256 of each approved plugin binary (written by `cm plugin install`)\n";
 
 /// One approved plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Lower-case prefix.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// `linux-amd64` etc.
-    pub platform: String,
+    pub(crate) platform: String,
     /// Lower-case hex SHA-256.
     pub sha256: String,
 }
 
 /// A parsed lock file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Lock {
+pub(crate) struct Lock {
     /// Entries sorted by prefix, then platform.
-    pub entries: Vec<Entry>,
+    pub(crate) entries: Vec<Entry>,
 }
 
 /// Why a plugin may not run.
@@ -114,7 +114,7 @@ pub enum IntegrityError {
 
 impl Lock {
     /// Parses lock file text; `path` is for messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Lock, IntegrityError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Lock, IntegrityError> {
         let mut entries = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -152,7 +152,7 @@ impl Lock {
     }
 
     /// Reads `path`; `Ok(None)` when it does not exist.
-    pub fn read(path: &Path) -> Result<Option<Lock>, IntegrityError> {
+    pub(crate) fn read(path: &Path) -> Result<Option<Lock>, IntegrityError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Lock::parse(&text, path).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -164,7 +164,7 @@ impl Lock {
     }
 
     /// The entry for a prefix and platform.
-    pub fn get(&self, prefix: &str, platform: &str) -> Option<&Entry> {
+    pub(crate) fn get(&self, prefix: &str, platform: &str) -> Option<&Entry> {
         let prefix = prefix.to_ascii_lowercase();
         self.entries
             .iter()
@@ -172,7 +172,7 @@ impl Lock {
     }
 
     /// Adds or replaces the entry for `entry`'s prefix and platform.
-    pub fn set(&mut self, entry: Entry) {
+    pub(crate) fn set(&mut self, entry: Entry) {
         self.entries
             .retain(|e| !(e.prefix == entry.prefix && e.platform == entry.platform));
         self.entries.push(entry);
@@ -196,7 +196,7 @@ impl fmt::Display for Lock {
 }
 
 /// This machine's platform as plugins name it: `linux-amd64`.
-pub fn platform() -> String {
+pub(crate) fn platform() -> String {
     format!(
         "{}-{}",
         super::discover::go_os(),
@@ -205,7 +205,7 @@ pub fn platform() -> String {
 }
 
 /// The SHA-256 of a file, as lower-case hex.
-pub fn sha256_file(path: &Path) -> Result<String, IntegrityError> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String, IntegrityError> {
     let io = |e: std::io::Error| IntegrityError::Io {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -214,7 +214,7 @@ pub fn sha256_file(path: &Path) -> Result<String, IntegrityError> {
 }
 
 /// The SHA-256 of `bytes`, as lower-case hex.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
+pub(crate) fn sha256_bytes(bytes: &[u8]) -> String {
     hex(digest::digest(&digest::SHA256, bytes).as_ref())
 }
 
@@ -245,13 +245,13 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The `.configmanager` folder a plugin path lies in:
 /// `<DIR>/.configmanager/plugins/<prefix>/<file>` gives `<DIR>/.configmanager`.
-pub fn configmanager_dir(plugin: &Path) -> Option<&Path> {
+pub(crate) fn configmanager_dir(plugin: &Path) -> Option<&Path> {
     plugin.parent()?.parent()?.parent()
 }
 
 /// What `verify` found, for `cm plugin list` and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// In the lock, hash matches.
     Locked,
     /// No lock file next to this plugin.
@@ -260,16 +260,16 @@ pub enum Status {
 
 /// A plugin cleared to run.
 #[derive(Debug)]
-pub struct Verified {
+pub(crate) struct Verified {
     /// The prefix it was wanted for.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// What to execute: the open file whose bytes were checked when a lock applies, else the
     /// path.
-    pub program: Program,
+    pub(crate) program: Program,
     /// How it stands against its lock.
-    pub status: Status,
+    pub(crate) status: Status,
     /// Things to tell the user (group-writable files).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// A hash computed by this check, for the cache.
     learned: Option<(Key, String)>,
 }
@@ -277,7 +277,7 @@ pub struct Verified {
 /// Checks a plugin before it runs: no world-writable file or folder on its path below the
 /// `.configmanager` folder; its hash against the lock when there is one; a missing lock is an
 /// error only with `require_lock`. Without a lock the file is not read at all.
-pub fn verify(
+pub(crate) fn verify(
     prefix: &str,
     plugin: &Path,
     require_lock: bool,
@@ -392,7 +392,7 @@ fn open_plugin(plugin: &Path) -> std::io::Result<(File, std::fs::Metadata)> {
 /// [`verify`] for every plugin a run needs, concurrently (hashing is the slow part), with one
 /// verified-hash cache read from `cache_dir` before and written back after. Returns every
 /// plugin, in the order given, or every refusal.
-pub fn verify_all(
+pub(crate) fn verify_all(
     wanted: &[(String, PathBuf)],
     require_lock: bool,
     cache_dir: Option<&Path>,

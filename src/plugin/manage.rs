@@ -35,13 +35,13 @@ pub enum ManageError {
 
 /// What `install` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Installed {
+pub(crate) struct Installed {
     /// Where the binary now is.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Its SHA-256.
     pub sha256: String,
     /// The lock file updated.
-    pub lock: PathBuf,
+    pub(crate) lock: PathBuf,
 }
 
 fn check_prefix(prefix: &str) -> Result<String, ManageError> {
@@ -57,7 +57,7 @@ fn check_prefix(prefix: &str) -> Result<String, ManageError> {
 
 /// Copies `from` to `<base>/.configmanager/plugins/<prefix>/<prefix>-<os>-<arch>` (atomically,
 /// mode 0755) and records its SHA-256 in `<base>/.configmanager/plugins.lock`.
-pub fn install(prefix: &str, from: &Path, base: &Path) -> Result<Installed, ManageError> {
+pub(crate) fn install(prefix: &str, from: &Path, base: &Path) -> Result<Installed, ManageError> {
     let lower = check_prefix(prefix)?;
     let source = |reason: String| ManageError::Source {
         path: from.to_path_buf(),
@@ -98,22 +98,22 @@ pub fn install(prefix: &str, from: &Path, base: &Path) -> Result<Installed, Mana
 
 /// One plugin found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
+pub(crate) struct Listed {
     /// Upper-case prefix.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// The binary.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Its SHA-256 (or the read error).
     pub sha256: Result<String, String>,
     /// How it stands against its lock file.
-    pub lock: LockState,
+    pub(crate) lock: LockState,
     /// False when a plugin of the same prefix earlier in the search path is the one used.
-    pub active: bool,
+    pub(crate) active: bool,
 }
 
 /// A plugin's standing against the lock of its `.configmanager` folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LockState {
+pub(crate) enum LockState {
     /// Recorded with this hash.
     Matches,
     /// Recorded with another hash.
@@ -142,7 +142,7 @@ impl std::fmt::Display for LockState {
 }
 
 /// Every plugin under every search folder, in search order.
-pub fn list(search: &SearchPath) -> Vec<Listed> {
+pub(crate) fn list(search: &SearchPath) -> Vec<Listed> {
     let mut out: Vec<Listed> = Vec::new();
     for dir in search.dirs() {
         let one = SearchPath::new(Some(dir.clone()), None, None);
@@ -176,18 +176,18 @@ pub fn list(search: &SearchPath) -> Vec<Listed> {
 
 /// What `init` found for one plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InitReport {
+pub(crate) struct InitReport {
     /// Lower-case prefix.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// Where the binary is (or must go).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Whether it is there.
-    pub present: bool,
+    pub(crate) present: bool,
 }
 
 /// Creates `<base>/.configmanager/plugins/<prefix>/` for each prefix and reports which binaries
 /// are missing.
-pub fn init(prefixes: &[String], base: &Path) -> Result<Vec<InitReport>, ManageError> {
+pub(crate) fn init(prefixes: &[String], base: &Path) -> Result<Vec<InitReport>, ManageError> {
     prefixes
         .iter()
         .map(|p| {

@@ -3,16 +3,16 @@
 //! AutoMTLS, hclog, generated gRPC code) come from `cm_plugin_sdk`; tonic and prost types stay
 //! inside this module.
 
-pub mod client;
-pub mod discover;
-pub mod host;
-pub mod lock;
-pub mod manage;
-pub mod process;
+pub(crate) mod client;
+pub(crate) mod discover;
+pub(crate) mod host;
+pub(crate) mod lock;
+pub(crate) mod manage;
+pub(crate) mod process;
 #[cfg(test)]
 mod sdk_tests;
-pub mod tls;
-pub mod verified;
+pub(crate) mod tls;
+pub(crate) mod verified;
 
-pub use host::{HostOptions, PluginHost, StartError};
-pub use tls::MtlsPolicy;
+pub(crate) use host::{HostOptions, PluginHost};
+pub(crate) use tls::MtlsPolicy;

@@ -30,17 +30,17 @@ const MAX_HANDSHAKE_LINE: u64 = 64 * 1024;
 
 /// How the child is started.
 #[derive(Debug, Clone)]
-pub struct SpawnOptions {
+pub(crate) struct SpawnOptions {
     /// The plugin's name for logs (its prefix).
-    pub name: String,
+    pub(crate) name: String,
     /// The cookie value to send.
-    pub cookie_value: String,
+    pub(crate) cookie_value: String,
     /// App protocol versions offered.
-    pub versions: Vec<u32>,
+    pub(crate) versions: Vec<u32>,
     /// The private folder the plugin should put its socket in.
-    pub socket_dir: PathBuf,
+    pub(crate) socket_dir: PathBuf,
     /// `PLUGIN_CLIENT_CERT`, when AutoMTLS is wanted.
-    pub client_cert_pem: Option<String>,
+    pub(crate) client_cert_pem: Option<String>,
 }
 
 /// The binary a plugin process runs: a path, or a file cm has already opened (and verified).
@@ -60,7 +60,7 @@ struct Opened {
 
 impl Program {
     /// The file at `path`, executed by path.
-    pub fn at(path: impl Into<PathBuf>) -> Program {
+    pub(crate) fn at(path: impl Into<PathBuf>) -> Program {
         Program {
             path: path.into(),
             opened: None,
@@ -70,7 +70,7 @@ impl Program {
     /// `file`, opened from `path` (read-only, close-on-exec), is what will run: on Linux the child
     /// executes this descriptor through `/proc/self/fd/N`, whatever `path` holds by then. Where
     /// that cannot be done (other systems, no `/proc`), the plugin is executed by path.
-    pub fn opened(path: impl Into<PathBuf>, file: File) -> std::io::Result<Program> {
+    pub(crate) fn opened(path: impl Into<PathBuf>, file: File) -> std::io::Result<Program> {
         let (head, n) = read_head(&file)?;
         Ok(Program {
             path: path.into(),
@@ -82,17 +82,18 @@ impl Program {
     }
 
     /// Where the plugin lives (messages, `argv[0]`).
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The open file, when there is one.
-    pub fn file(&self) -> Option<&File> {
+    #[cfg(test)]
+    pub(crate) fn file(&self) -> Option<&File> {
         self.opened.as_deref().map(|o| &o.file)
     }
 
     /// [`preflight`] of what will run: the open file when there is one, else the path.
-    pub fn preflight(&self) -> Result<(), String> {
+    pub(crate) fn preflight(&self) -> Result<(), String> {
         match &self.opened {
             Some(o) => {
                 let meta = o
@@ -136,7 +137,7 @@ impl From<&Path> for Program {
 
 /// The last lines a plugin wrote to stderr, shared with the task reading them.
 #[derive(Debug, Clone, Default)]
-pub struct StderrTail(Arc<Mutex<VecDeque<String>>>);
+pub(crate) struct StderrTail(Arc<Mutex<VecDeque<String>>>);
 
 impl StderrTail {
     fn push(&self, line: String) {
@@ -148,7 +149,7 @@ impl StderrTail {
     }
 
     /// The kept lines, oldest first.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -160,7 +161,7 @@ impl StderrTail {
 
 /// A running plugin process.
 #[derive(Debug)]
-pub struct PluginProcess {
+pub(crate) struct PluginProcess {
     child: Child,
     pid: Option<u32>,
     name: String,
@@ -174,7 +175,7 @@ impl PluginProcess {
     /// Starts `path` with go-plugin's environment. The host's own environment is passed on
     /// (plugins read cloud credentials from it), minus every `PLUGIN_*` variable we do not set,
     /// so a stray one cannot change how the plugin talks to us.
-    pub fn spawn(program: &Program, opts: &SpawnOptions) -> std::io::Result<PluginProcess> {
+    pub(crate) fn spawn(program: &Program, opts: &SpawnOptions) -> std::io::Result<PluginProcess> {
         let (exec, keep_fd) = program.exec_target();
         let mut cmd = Command::new(&exec);
         // The plugin sees its own path as argv[0], not `/proc/self/fd/N` (the test plugin and
@@ -257,19 +258,19 @@ impl PluginProcess {
     }
 
     /// The process id.
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.pid
     }
 
     /// The last stderr lines.
-    pub fn stderr_tail(&self) -> Vec<String> {
+    pub(crate) fn stderr_tail(&self) -> Vec<String> {
         self.tail.lines()
     }
 
     /// Reads the first stdout line, the handshake. `Ok(None)` when stdout closed first (the
     /// plugin exited or closed stdout). Afterwards stdout is drained and discarded, as go-plugin
     /// does, so a chatty plugin never blocks on a full pipe.
-    pub async fn read_handshake_line(&mut self) -> std::io::Result<Option<String>> {
+    pub(crate) async fn read_handshake_line(&mut self) -> std::io::Result<Option<String>> {
         let mut stdout = self.stdout.take().expect("handshake is read once");
         let mut line = Vec::new();
         let n = (&mut stdout)
@@ -294,24 +295,19 @@ impl PluginProcess {
     }
 
     /// Waits for the process to exit.
-    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+    pub(crate) async fn wait(&mut self) -> std::io::Result<ExitStatus> {
         self.child.wait().await
     }
 
-    /// Whether the process has exited (without waiting).
-    pub fn try_exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
     /// Waits (briefly) until stderr is read to its end, so the tail is complete for an error.
-    pub async fn settle_stderr(&mut self, limit: Duration) {
+    pub(crate) async fn settle_stderr(&mut self, limit: Duration) {
         if let Some(task) = self.stderr_task.as_mut() {
             let _ = tokio::time::timeout(limit, task).await;
         }
     }
 
     /// Waits up to `grace` for a voluntary exit, then kills the process group.
-    pub async fn stop(mut self, grace: Duration) -> Option<ExitStatus> {
+    pub(crate) async fn stop(mut self, grace: Duration) -> Option<ExitStatus> {
         let status = match tokio::time::timeout(grace, self.child.wait()).await {
             Ok(Ok(status)) => Some(status),
             _ => {
@@ -328,7 +324,7 @@ impl PluginProcess {
     }
 
     /// Kills the plugin now (SIGKILL to its process group) and reaps it.
-    pub async fn kill(&mut self) -> Option<ExitStatus> {
+    pub(crate) async fn kill(&mut self) -> Option<ExitStatus> {
         self.kill_group();
         let _ = self.child.start_kill();
         self.child.wait().await.ok()
@@ -419,7 +415,7 @@ mod tests {
 /// Checks, before spawning, that `path` can run here, so the user gets "built for arm64" rather
 /// than whatever the kernel or a shell makes of it (glibc hands a file the kernel refuses to the
 /// shell, which then reports nonsense like `ELF...: not found`).
-pub fn preflight(path: &Path) -> Result<(), String> {
+pub(crate) fn preflight(path: &Path) -> Result<(), String> {
     // Not opened first: opening a FIFO would block.
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
     if !meta.is_file() {

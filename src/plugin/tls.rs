@@ -31,7 +31,7 @@ pub enum MtlsPolicy {
 
 impl MtlsPolicy {
     /// The policy for the `--plugin-mtls` flag.
-    pub fn from_flag(plugin_mtls: bool) -> MtlsPolicy {
+    pub(crate) fn from_flag(plugin_mtls: bool) -> MtlsPolicy {
         if plugin_mtls {
             MtlsPolicy::Always
         } else {
@@ -40,7 +40,7 @@ impl MtlsPolicy {
     }
 
     /// Whether the certificate goes into the plugin's environment on its first start.
-    pub fn offer_up_front(self) -> bool {
+    pub(crate) fn offer_up_front(self) -> bool {
         match self {
             MtlsPolicy::Always => true,
             // go-plugin plugins listen on TCP on Windows and on Unix sockets elsewhere.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// The cache file's name inside the cache folder.
-pub const CACHE_FILE: &str = "verified-plugins";
+pub(crate) const CACHE_FILE: &str = "verified-plugins";
 
 const HEADER: &str = "# cm verified plugin hashes v1: DEV INODE SIZE MTIME CTIME SHA256 PATH\n";
 
@@ -32,25 +32,25 @@ const RACY_WINDOW: Duration = Duration::from_secs(2);
 
 /// What identifies the bytes of one open file: as long as none of it changes, neither did they.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Key {
+pub(crate) struct Key {
     /// Device of the file system.
-    pub dev: u64,
+    pub(crate) dev: u64,
     /// Inode number.
-    pub ino: u64,
+    pub(crate) ino: u64,
     /// Size in bytes.
-    pub size: u64,
+    pub(crate) size: u64,
     /// Modification time, seconds and nanoseconds.
-    pub mtime: (i64, i64),
+    pub(crate) mtime: (i64, i64),
     /// Inode change time, seconds and nanoseconds.
-    pub ctime: (i64, i64),
+    pub(crate) ctime: (i64, i64),
     /// The path the plugin was found at.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl Key {
     /// The key of an open file from its own metadata (fstat); `None` where the platform has no
     /// inode change time (the cache is then never used).
-    pub fn of(path: &Path, meta: &Metadata) -> Option<Key> {
+    pub(crate) fn of(path: &Path, meta: &Metadata) -> Option<Key> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
@@ -72,7 +72,7 @@ impl Key {
 
     /// True when mtime or ctime lies within [`RACY_WINDOW`] of `now` (or in the future): such a
     /// file may still change without its key changing.
-    pub fn is_racy(&self, now: SystemTime) -> bool {
+    pub(crate) fn is_racy(&self, now: SystemTime) -> bool {
         let Ok(now) = now.duration_since(SystemTime::UNIX_EPOCH) else {
             return true;
         };
@@ -136,7 +136,7 @@ fn parse_time(s: &str) -> Option<(i64, i64)> {
 
 /// Why the cache file was not used or not written (logged at debug level; never fatal).
 #[derive(Debug, thiserror::Error)]
-pub enum CacheError {
+pub(crate) enum CacheError {
     /// Reading or writing failed.
     #[error("{}: {reason}", path.display())]
     Io {
@@ -165,7 +165,7 @@ pub enum CacheError {
 
 /// The cache as read at the start of a run, plus what the run verified.
 #[derive(Debug, Default)]
-pub struct HashCache {
+pub(crate) struct HashCache {
     /// The cache file; `None`: no cache (no cache folder known, or not on this platform).
     file: Option<PathBuf>,
     /// Oldest first.
@@ -175,13 +175,13 @@ pub struct HashCache {
 
 impl HashCache {
     /// A cache that remembers nothing and writes nothing.
-    pub fn disabled() -> HashCache {
+    pub(crate) fn disabled() -> HashCache {
         HashCache::default()
     }
 
     /// The cache in `dir` (`None`: disabled). A missing, untrusted or corrupt file gives an
     /// empty cache (the reason is logged at debug level); it is replaced on the next write.
-    pub fn load(dir: Option<&Path>) -> HashCache {
+    pub(crate) fn load(dir: Option<&Path>) -> HashCache {
         let Some(dir) = dir.filter(|_| cfg!(unix)) else {
             return HashCache::disabled();
         };
@@ -200,13 +200,8 @@ impl HashCache {
         }
     }
 
-    /// The cache file, if there is a cache.
-    pub fn file(&self) -> Option<&Path> {
-        self.file.as_deref()
-    }
-
     /// The hash recorded for exactly this key.
-    pub fn get(&self, key: &Key) -> Option<&str> {
+    pub(crate) fn get(&self, key: &Key) -> Option<&str> {
         self.entries
             .iter()
             .rev()
@@ -216,7 +211,7 @@ impl HashCache {
 
     /// Records that the file with `key` has `sha256` (and approved by its lock). An entry for
     /// the same path with another key is dropped: that file is gone or changed.
-    pub fn insert(&mut self, key: Key, sha256: String) {
+    pub(crate) fn insert(&mut self, key: Key, sha256: String) {
         if self.file.is_none() || self.get(&key) == Some(sha256.as_str()) {
             return;
         }
@@ -231,7 +226,7 @@ impl HashCache {
 
     /// Writes the cache back if this run added to it: folder created 0700, file replaced
     /// atomically with mode 0600.
-    pub fn save(&self) -> Result<(), CacheError> {
+    pub(crate) fn save(&self) -> Result<(), CacheError> {
         let Some(file) = self.file.as_deref().filter(|_| self.changed) else {
             return Ok(());
         };
