@@ -638,7 +638,7 @@ _cm() {
             return 0
             ;;
         cm__subcmd__retrieve)
-            opts="-t -p -s -k -e -v -h -V --token --path --format --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
+            opts="-t -p -s -k -e -v -h -V --token --path --format --name --namespace --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -661,7 +661,15 @@ _cm() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "export dotenv json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "export dotenv json yaml k8s-secret gha gha-output" -- "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --token-separator)

@@ -41,10 +41,10 @@ complete -c cm -n "__fish_cm_needs_command" -f -a "insert" -d 'Replace every tok
 complete -c cm -n "__fish_cm_needs_command" -f -a "string-input" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
 complete -c cm -n "__fish_cm_needs_command" -f -a "fromstr" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
 complete -c cm -n "__fish_cm_needs_command" -f -a "getfromstr" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
-complete -c cm -n "__fish_cm_needs_command" -f -a "retrieve" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
-complete -c cm -n "__fish_cm_needs_command" -f -a "r" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
-complete -c cm -n "__fish_cm_needs_command" -f -a "fetch" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
-complete -c cm -n "__fish_cm_needs_command" -f -a "get" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "retrieve" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, JSON, YAML, ...)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "r" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, JSON, YAML, ...)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "fetch" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, JSON, YAML, ...)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "get" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, JSON, YAML, ...)'
 complete -c cm -n "__fish_cm_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c cm -n "__fish_cm_needs_command" -f -a "plugin" -d 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
 complete -c cm -n "__fish_cm_needs_command" -f -a "init" -d 'Create the plugin folders and report which plugins are missing (downloads nothing)'
@@ -121,10 +121,16 @@ complete -c cm -n "__fish_cm_using_subcommand getfromstr" -l plugin-mtls -d 'Use
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand getfromstr" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
-complete -c cm -n "__fish_cm_using_subcommand retrieve" -s p -l path -d 'Where to write; `stdout` or `-` for stdout' -r
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -s p -l path -d 'Where to write; `stdout` or `-` for stdout [default: ./app.env; gha: $GITHUB_ENV, gha-output: $GITHUB_OUTPUT, appended to]' -r
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -l format -d 'Output format' -r -f -a "export\t'`export NAME=\'value\'`, for `. ./app.env` in any POSIX shell'
 dotenv\t'`NAME=value`, double-quoted and escaped where needed, for python-dotenv. docker `--env-file` keeps quotes as part of the value and cannot hold a newline, so only values that need no quotes (letters, digits, `_-.,:/@%+=~`) reach it unchanged'
-json\t'One JSON object `{"NAME": "value"}`'"
+json\t'One JSON object `{"NAME": "value"}`'
+yaml\t'A flat YAML map, `"NAME": "value"`, double-quoted and escaped so that any YAML parser reads each value back exactly'
+k8s-secret\t'A Kubernetes Secret manifest (type Opaque, values base64-encoded under `data`) named by --name, in --namespace if given. For `kubectl apply -f`'
+gha\t'GitHub Actions: `::add-mask::` for every value (each line of it) on stdout, and `NAME<<DELIMITER` blocks (random delimiter) appended to $GITHUB_ENV or -p FILE'
+gha-output\t'As gha, for step outputs: the blocks are appended to $GITHUB_OUTPUT or -p FILE'"
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -l name -d 'The Secret\'s name (k8s-secret only, required there): a DNS subdomain name' -r
+complete -c cm -n "__fish_cm_using_subcommand retrieve" -l namespace -d 'The Secret\'s namespace (k8s-secret only): a DNS label' -r
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
@@ -138,10 +144,16 @@ complete -c cm -n "__fish_cm_using_subcommand retrieve" -l plugin-mtls -d 'Use g
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand retrieve" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand r" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
-complete -c cm -n "__fish_cm_using_subcommand r" -s p -l path -d 'Where to write; `stdout` or `-` for stdout' -r
+complete -c cm -n "__fish_cm_using_subcommand r" -s p -l path -d 'Where to write; `stdout` or `-` for stdout [default: ./app.env; gha: $GITHUB_ENV, gha-output: $GITHUB_OUTPUT, appended to]' -r
 complete -c cm -n "__fish_cm_using_subcommand r" -l format -d 'Output format' -r -f -a "export\t'`export NAME=\'value\'`, for `. ./app.env` in any POSIX shell'
 dotenv\t'`NAME=value`, double-quoted and escaped where needed, for python-dotenv. docker `--env-file` keeps quotes as part of the value and cannot hold a newline, so only values that need no quotes (letters, digits, `_-.,:/@%+=~`) reach it unchanged'
-json\t'One JSON object `{"NAME": "value"}`'"
+json\t'One JSON object `{"NAME": "value"}`'
+yaml\t'A flat YAML map, `"NAME": "value"`, double-quoted and escaped so that any YAML parser reads each value back exactly'
+k8s-secret\t'A Kubernetes Secret manifest (type Opaque, values base64-encoded under `data`) named by --name, in --namespace if given. For `kubectl apply -f`'
+gha\t'GitHub Actions: `::add-mask::` for every value (each line of it) on stdout, and `NAME<<DELIMITER` blocks (random delimiter) appended to $GITHUB_ENV or -p FILE'
+gha-output\t'As gha, for step outputs: the blocks are appended to $GITHUB_OUTPUT or -p FILE'"
+complete -c cm -n "__fish_cm_using_subcommand r" -l name -d 'The Secret\'s name (k8s-secret only, required there): a DNS subdomain name' -r
+complete -c cm -n "__fish_cm_using_subcommand r" -l namespace -d 'The Secret\'s namespace (k8s-secret only): a DNS label' -r
 complete -c cm -n "__fish_cm_using_subcommand r" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
 complete -c cm -n "__fish_cm_using_subcommand r" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
 complete -c cm -n "__fish_cm_using_subcommand r" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
@@ -155,10 +167,16 @@ complete -c cm -n "__fish_cm_using_subcommand r" -l plugin-mtls -d 'Use go-plugi
 complete -c cm -n "__fish_cm_using_subcommand r" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand r" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
-complete -c cm -n "__fish_cm_using_subcommand fetch" -s p -l path -d 'Where to write; `stdout` or `-` for stdout' -r
+complete -c cm -n "__fish_cm_using_subcommand fetch" -s p -l path -d 'Where to write; `stdout` or `-` for stdout [default: ./app.env; gha: $GITHUB_ENV, gha-output: $GITHUB_OUTPUT, appended to]' -r
 complete -c cm -n "__fish_cm_using_subcommand fetch" -l format -d 'Output format' -r -f -a "export\t'`export NAME=\'value\'`, for `. ./app.env` in any POSIX shell'
 dotenv\t'`NAME=value`, double-quoted and escaped where needed, for python-dotenv. docker `--env-file` keeps quotes as part of the value and cannot hold a newline, so only values that need no quotes (letters, digits, `_-.,:/@%+=~`) reach it unchanged'
-json\t'One JSON object `{"NAME": "value"}`'"
+json\t'One JSON object `{"NAME": "value"}`'
+yaml\t'A flat YAML map, `"NAME": "value"`, double-quoted and escaped so that any YAML parser reads each value back exactly'
+k8s-secret\t'A Kubernetes Secret manifest (type Opaque, values base64-encoded under `data`) named by --name, in --namespace if given. For `kubectl apply -f`'
+gha\t'GitHub Actions: `::add-mask::` for every value (each line of it) on stdout, and `NAME<<DELIMITER` blocks (random delimiter) appended to $GITHUB_ENV or -p FILE'
+gha-output\t'As gha, for step outputs: the blocks are appended to $GITHUB_OUTPUT or -p FILE'"
+complete -c cm -n "__fish_cm_using_subcommand fetch" -l name -d 'The Secret\'s name (k8s-secret only, required there): a DNS subdomain name' -r
+complete -c cm -n "__fish_cm_using_subcommand fetch" -l namespace -d 'The Secret\'s namespace (k8s-secret only): a DNS label' -r
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
 complete -c cm -n "__fish_cm_using_subcommand fetch" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
@@ -172,10 +190,16 @@ complete -c cm -n "__fish_cm_using_subcommand fetch" -l plugin-mtls -d 'Use go-p
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand fetch" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand get" -s t -l token -d 'A token to fetch; repeat for more. Lines come out in this order' -r
-complete -c cm -n "__fish_cm_using_subcommand get" -s p -l path -d 'Where to write; `stdout` or `-` for stdout' -r
+complete -c cm -n "__fish_cm_using_subcommand get" -s p -l path -d 'Where to write; `stdout` or `-` for stdout [default: ./app.env; gha: $GITHUB_ENV, gha-output: $GITHUB_OUTPUT, appended to]' -r
 complete -c cm -n "__fish_cm_using_subcommand get" -l format -d 'Output format' -r -f -a "export\t'`export NAME=\'value\'`, for `. ./app.env` in any POSIX shell'
 dotenv\t'`NAME=value`, double-quoted and escaped where needed, for python-dotenv. docker `--env-file` keeps quotes as part of the value and cannot hold a newline, so only values that need no quotes (letters, digits, `_-.,:/@%+=~`) reach it unchanged'
-json\t'One JSON object `{"NAME": "value"}`'"
+json\t'One JSON object `{"NAME": "value"}`'
+yaml\t'A flat YAML map, `"NAME": "value"`, double-quoted and escaped so that any YAML parser reads each value back exactly'
+k8s-secret\t'A Kubernetes Secret manifest (type Opaque, values base64-encoded under `data`) named by --name, in --namespace if given. For `kubectl apply -f`'
+gha\t'GitHub Actions: `::add-mask::` for every value (each line of it) on stdout, and `NAME<<DELIMITER` blocks (random delimiter) appended to $GITHUB_ENV or -p FILE'
+gha-output\t'As gha, for step outputs: the blocks are appended to $GITHUB_OUTPUT or -p FILE'"
+complete -c cm -n "__fish_cm_using_subcommand get" -l name -d 'The Secret\'s name (k8s-secret only, required there): a DNS subdomain name' -r
+complete -c cm -n "__fish_cm_using_subcommand get" -l namespace -d 'The Secret\'s namespace (k8s-secret only): a DNS label' -r
 complete -c cm -n "__fish_cm_using_subcommand get" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
 complete -c cm -n "__fish_cm_using_subcommand get" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
 complete -c cm -n "__fish_cm_using_subcommand get" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
@@ -261,7 +285,7 @@ complete -c cm -n "__fish_cm_using_subcommand init" -s V -l version -d 'Print ve
 complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "scan" -d 'List the tokens in a text without fetching anything (a dry run)'
 complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "insert" -d 'Replace every token in a template with its value (stdin to stdout by default)'
 complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "string-input" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "retrieve" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, or JSON)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "retrieve" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, JSON, YAML, ...)'
 complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "completion" -d 'Print a shell completion script'
 complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "plugin" -d 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
 complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "init" -d 'Create the plugin folders and report which plugins are missing (downloads nothing)'

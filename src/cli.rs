@@ -101,7 +101,7 @@ pub enum Command {
     /// unless `-p` says otherwise.
     #[command(name = "string-input", visible_aliases = ["fromstr", "getfromstr"])]
     StringInput(StringInputArgs),
-    /// Fetch tokens and write them as `export NAME='value'` lines (or dotenv, or JSON).
+    /// Fetch tokens and write them as `export NAME='value'` lines (or dotenv, JSON, YAML, ...).
     ///
     /// NAME comes from the token's path and key path only (never its metadata): the last
     /// `/`-segment of the path, then `__` and the key path, upper-cased, `-` turned into `_`,
@@ -223,12 +223,24 @@ pub struct RetrieveArgs {
     /// A token to fetch; repeat for more. Lines come out in this order.
     #[arg(short = 't', long = "token", required = true, value_name = "TOKEN")]
     pub tokens: Vec<String>,
-    /// Where to write; `stdout` or `-` for stdout.
-    #[arg(short = 'p', long, default_value = "./app.env", value_name = "FILE")]
-    pub path: String,
+    /// Where to write; `stdout` or `-` for stdout [default: ./app.env; gha: $GITHUB_ENV,
+    /// gha-output: $GITHUB_OUTPUT, appended to].
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub path: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = RetrieveFormat::Export)]
     pub format: RetrieveFormat,
+    /// The Secret's name (k8s-secret only, required there): a DNS subdomain name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The Secret's namespace (k8s-secret only): a DNS label.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+impl RetrieveArgs {
+    /// configmanager's default output file, for the formats that replace a file.
+    pub const DEFAULT_PATH: &'static str = "./app.env";
 }
 
 /// How `cm retrieve` writes.
@@ -242,6 +254,17 @@ pub enum RetrieveFormat {
     Dotenv,
     /// One JSON object `{"NAME": "value"}`.
     Json,
+    /// A flat YAML map, `"NAME": "value"`, double-quoted and escaped so that any YAML parser
+    /// reads each value back exactly.
+    Yaml,
+    /// A Kubernetes Secret manifest (type Opaque, values base64-encoded under `data`) named by
+    /// --name, in --namespace if given. For `kubectl apply -f`.
+    K8sSecret,
+    /// GitHub Actions: `::add-mask::` for every value (each line of it) on stdout, and
+    /// `NAME<<DELIMITER` blocks (random delimiter) appended to $GITHUB_ENV or -p FILE.
+    Gha,
+    /// As gha, for step outputs: the blocks are appended to $GITHUB_OUTPUT or -p FILE.
+    GhaOutput,
 }
 
 /// `cm completion`.
@@ -322,7 +345,7 @@ mod tests {
                 panic!("{alias}")
             };
             assert_eq!(r.tokens, ["A", "B"]);
-            assert_eq!(r.path, "./app.env");
+            assert_eq!(r.path, None, "the format picks the default");
         }
         for alias in ["fromstr", "getfromstr", "string-input"] {
             assert!(matches!(

@@ -21,6 +21,7 @@ pub use crate::plugin::manage::ManageError;
 pub use crate::position::Position;
 pub use crate::provider::{ProviderError, Refusal};
 pub use crate::scan::{ScanError, ScanErrorKind, Span};
+pub use crate::yaml::K8sNameKind;
 
 /// A failed run.
 #[derive(Debug)]
@@ -93,6 +94,36 @@ pub enum UsageError {
     Runtime(io::Error),
     /// `--global` without a home directory.
     NoHome,
+    /// `--name` or `--namespace` is not a valid Kubernetes name of its kind.
+    K8sName {
+        /// The flag.
+        flag: &'static str,
+        /// What was given (a name, never a secret).
+        value: String,
+        /// Which rule it breaks.
+        kind: K8sNameKind,
+    },
+    /// A flag given with a `--format` that does not use it.
+    FlagNeedsFormat {
+        /// The flag (`--name`).
+        flag: &'static str,
+        /// The only format that takes it.
+        format: &'static str,
+    },
+    /// A `--format` given without a flag it needs.
+    FormatNeedsFlag {
+        /// The format (`k8s-secret`).
+        format: &'static str,
+        /// The missing flag.
+        flag: &'static str,
+    },
+    /// A GitHub Actions format without `-p` and without the runner's file variable.
+    NoGithubFile {
+        /// The format (`gha`).
+        format: &'static str,
+        /// The variable naming the file (`GITHUB_ENV`).
+        var: &'static str,
+    },
 }
 
 /// One problem in the input or in a `--token`, with where it is.
@@ -281,6 +312,27 @@ impl fmt::Display for UsageError {
             UsageError::CurrentDir(e) => write!(f, "cannot read the current directory: {e}"),
             UsageError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
             UsageError::NoHome => f.write_str("--global: cannot find the home directory"),
+            UsageError::K8sName { flag, value, kind } => {
+                let rule = match kind {
+                    K8sNameKind::Subdomain => {
+                        "a DNS subdomain name: at most 253 lowercase letters, digits, `-` and `.`, each dot-separated part starting and ending with a letter or digit"
+                    }
+                    K8sNameKind::Label => {
+                        "a DNS label: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit"
+                    }
+                };
+                write!(f, "{flag} `{value}` is not valid: Kubernetes needs {rule}")
+            }
+            UsageError::FlagNeedsFormat { flag, format } => {
+                write!(f, "{flag} is only valid with --format {format}")
+            }
+            UsageError::FormatNeedsFlag { format, flag } => {
+                write!(f, "--format {format} needs {flag}")
+            }
+            UsageError::NoGithubFile { format, var } => write!(
+                f,
+                "--format {format} needs ${var} (set by GitHub Actions) or -p FILE"
+            ),
         }
     }
 }
@@ -539,6 +591,13 @@ impl fmt::Display for OutputError {
                     b.name, b.origin
                 )
             }),
+            OutputError::BadSecretKey(bad) => lines(f, bad, |f, b| {
+                write!(
+                    f,
+                    "variable name `{}` from {} is not a valid Kubernetes Secret key (letters, digits, `-`, `.` and `_`, at most 253)",
+                    b.name, b.origin
+                )
+            }),
             OutputError::Io(e) => write!(f, "cannot write output: {e}"),
         }
     }
@@ -778,6 +837,46 @@ mod tests {
                 UsageError::NoHome,
                 "--global: cannot find the home directory",
             ),
+            (
+                UsageError::K8sName {
+                    flag: "--name",
+                    value: "My_App".into(),
+                    kind: K8sNameKind::Subdomain,
+                },
+                "--name `My_App` is not valid: Kubernetes needs a DNS subdomain name: at most 253 \
+                 lowercase letters, digits, `-` and `.`, each dot-separated part starting and \
+                 ending with a letter or digit",
+            ),
+            (
+                UsageError::K8sName {
+                    flag: "--namespace",
+                    value: "a.b".into(),
+                    kind: K8sNameKind::Label,
+                },
+                "--namespace `a.b` is not valid: Kubernetes needs a DNS label: at most 63 \
+                 lowercase letters, digits and `-`, starting and ending with a letter or digit",
+            ),
+            (
+                UsageError::FlagNeedsFormat {
+                    flag: "--name",
+                    format: "k8s-secret",
+                },
+                "--name is only valid with --format k8s-secret",
+            ),
+            (
+                UsageError::FormatNeedsFlag {
+                    format: "k8s-secret",
+                    flag: "--name",
+                },
+                "--format k8s-secret needs --name",
+            ),
+            (
+                UsageError::NoGithubFile {
+                    format: "gha-output",
+                    var: "GITHUB_OUTPUT",
+                },
+                "--format gha-output needs $GITHUB_OUTPUT (set by GitHub Actions) or -p FILE",
+            ),
         ];
         for (e, text) in cases {
             assert_eq!(Error::Usage(e).to_string(), text);
@@ -1001,6 +1100,11 @@ mod tests {
             OutputError::NotUtf8(bad()).to_string(),
             "value of `A` from `X://a` is not valid UTF-8, which this output format cannot hold\n\
              value of `B` from `X://b` (JSON key `k`) is not valid UTF-8, which this output format cannot hold"
+        );
+        assert_eq!(
+            OutputError::BadSecretKey(bad()).to_string(),
+            "variable name `A` from `X://a` is not a valid Kubernetes Secret key (letters, digits, `-`, `.` and `_`, at most 253)\n\
+             variable name `B` from `X://b` (JSON key `k`) is not a valid Kubernetes Secret key (letters, digits, `-`, `.` and `_`, at most 253)"
         );
     }
 

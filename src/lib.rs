@@ -13,6 +13,7 @@ pub mod cli;
 mod config;
 mod envsubst;
 pub mod error;
+mod gha;
 mod grammar;
 mod input;
 mod json;
@@ -30,6 +31,7 @@ mod run;
 mod scan;
 mod secret;
 mod signals;
+mod yaml;
 
 pub use error::Error;
 pub use run::run;

@@ -147,6 +147,8 @@ pub enum OutputError {
     NulInValue(Vec<BadValue>),
     /// Some values are not UTF-8, which the dotenv and json formats cannot hold.
     NotUtf8(Vec<BadValue>),
+    /// Some variable names are not valid Kubernetes Secret keys (`[-._a-zA-Z0-9]+`).
+    BadSecretKey(Vec<BadValue>),
     /// Writing the output failed.
     Io(io::Error),
 }
@@ -347,6 +349,16 @@ pub(crate) fn write(format: Format, vars: &[Var], w: &mut impl Write) -> Result<
 }
 
 fn check(format: Format, vars: &[Var]) -> Result<(), OutputError> {
+    check_values(
+        vars,
+        matches!(format, Format::Export | Format::Dotenv),
+        matches!(format, Format::Dotenv | Format::Json),
+    )
+}
+
+/// Refuses values with a NUL byte (when `no_nul`) or that are not UTF-8 (when `utf8`), naming
+/// every offending variable; NUL is checked first.
+pub(crate) fn check_values(vars: &[Var], no_nul: bool, utf8: bool) -> Result<(), OutputError> {
     let bad = |pred: &dyn Fn(&[u8]) -> bool| -> Vec<BadValue> {
         vars.iter()
             .filter(|v| pred(v.value.expose()))
@@ -356,13 +368,13 @@ fn check(format: Format, vars: &[Var]) -> Result<(), OutputError> {
             })
             .collect()
     };
-    if matches!(format, Format::Export | Format::Dotenv) {
+    if no_nul {
         let nul = bad(&|b| b.contains(&0));
         if !nul.is_empty() {
             return Err(OutputError::NulInValue(nul));
         }
     }
-    if matches!(format, Format::Dotenv | Format::Json) {
+    if utf8 {
         let not_utf8 = bad(&|b| std::str::from_utf8(b).is_err());
         if !not_utf8.is_empty() {
             return Err(OutputError::NotUtf8(not_utf8));

@@ -7,11 +7,11 @@ use std::path::Path;
 
 use crate::builtin::builtins;
 use crate::cli::{
-    Cli, Command, InitArgs, PluginCommand, PluginInstallArgs, RetrieveFormat, ScanArgs, ScanFormat,
-    Target,
+    Cli, Command, InitArgs, PluginCommand, PluginInstallArgs, RetrieveArgs, RetrieveFormat,
+    ScanArgs, ScanFormat, Target,
 };
 use crate::config::Config;
-use crate::error::{Error, UsageError};
+use crate::error::{Error, K8sNameKind, UsageError};
 use crate::grammar::Grammar;
 use crate::input::{Text, expand, input_name, parse_flags, read_input, scan_checked};
 use crate::output::{self, Format};
@@ -19,6 +19,7 @@ use crate::plan::Plan;
 use crate::provider::Registry;
 use crate::resolve::{Located, Location, Resolver};
 use crate::signals::Signals;
+use crate::yaml::SecretMeta;
 
 /// Runs one command line. Returns the error to print; its `exit_code()` is the process's.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -54,8 +55,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 text_command(&config, &signals, &name, input, Target::parse(&args.path)).await
             }
             Command::Retrieve(args) => {
-                let target = Target::parse(&args.path);
-                retrieve_command(&config, &signals, &args.tokens, args.format, target).await
+                let how = retrieve_output(&config, &args)?;
+                retrieve_command(&config, &signals, &args.tokens, how).await
             }
             Command::Plugin(PluginCommand::Install(args)) => plugin_install(&config, &args),
             Command::Plugin(PluginCommand::List) => plugin_list(&config),
@@ -133,13 +134,83 @@ async fn text_command(
     write_output(&target, &output)
 }
 
+/// What `retrieve` writes, and where; settled from the flags before anything is fetched.
+enum RetrieveOutput {
+    /// export, dotenv or json, replacing the target.
+    Vars(Format, Target),
+    /// A flat YAML map, replacing the target.
+    Yaml(Target),
+    /// A Kubernetes Secret manifest, replacing the target.
+    K8sSecret(SecretMeta, Target),
+    /// GitHub Actions: mask commands on stdout, blocks appended to the target.
+    Gha(Target),
+}
+
+fn retrieve_output(config: &Config, args: &RetrieveArgs) -> Result<RetrieveOutput, UsageError> {
+    let is_k8s = args.format == RetrieveFormat::K8sSecret;
+    for (flag, given) in [
+        ("--name", args.name.is_some()),
+        ("--namespace", args.namespace.is_some()),
+    ] {
+        if given && !is_k8s {
+            return Err(UsageError::FlagNeedsFormat {
+                flag,
+                format: "k8s-secret",
+            });
+        }
+    }
+    let target = || Target::parse(args.path.as_deref().unwrap_or(RetrieveArgs::DEFAULT_PATH));
+    let gha = |format: &'static str, var: &'static str| {
+        if let Some(path) = &args.path {
+            return Ok(RetrieveOutput::Gha(Target::parse(path)));
+        }
+        config
+            .env
+            .iter()
+            .find(|(k, v)| k == var && !v.is_empty())
+            .map(|(_, v)| RetrieveOutput::Gha(Target::File(v.into())))
+            .ok_or(UsageError::NoGithubFile { format, var })
+    };
+    Ok(match args.format {
+        RetrieveFormat::Export => RetrieveOutput::Vars(Format::Export, target()),
+        RetrieveFormat::Dotenv => RetrieveOutput::Vars(Format::Dotenv, target()),
+        RetrieveFormat::Json => RetrieveOutput::Vars(Format::Json, target()),
+        RetrieveFormat::Yaml => RetrieveOutput::Yaml(target()),
+        RetrieveFormat::K8sSecret => {
+            let name = args.name.clone().ok_or(UsageError::FormatNeedsFlag {
+                format: "k8s-secret",
+                flag: "--name",
+            })?;
+            let checks = [
+                ("--name", Some(&name), K8sNameKind::Subdomain),
+                ("--namespace", args.namespace.as_ref(), K8sNameKind::Label),
+            ];
+            for (flag, value, kind) in checks {
+                if let Some(value) = value.filter(|v| !crate::yaml::valid_k8s_name(v, kind)) {
+                    return Err(UsageError::K8sName {
+                        flag,
+                        value: value.clone(),
+                        kind,
+                    });
+                }
+            }
+            let meta = SecretMeta {
+                name,
+                namespace: args.namespace.clone(),
+            };
+            RetrieveOutput::K8sSecret(meta, target())
+        }
+        RetrieveFormat::Gha => gha("gha", "GITHUB_ENV")?,
+        RetrieveFormat::GhaOutput => gha("gha-output", "GITHUB_OUTPUT")?,
+    })
+}
+
 /// `retrieve`: one variable per token (or per key of a JSON-object value), in flag order.
 async fn retrieve_command(
     config: &Config,
     signals: &Signals,
     args: &[String],
-    format: RetrieveFormat,
-    target: Target,
+    how: RetrieveOutput,
 ) -> Result<(), Error> {
     let registry = registry(config);
     let grammar = grammar(config, &registry);
@@ -169,14 +240,55 @@ async fn retrieve_command(
         ));
     }
     let vars = output::collect(vars)?;
-    let format = match format {
-        RetrieveFormat::Export => Format::Export,
-        RetrieveFormat::Dotenv => Format::Dotenv,
-        RetrieveFormat::Json => Format::Json,
-    };
     let mut out = Vec::new();
-    output::write(format, &vars, &mut out)?;
+    let target = match how {
+        RetrieveOutput::Vars(format, target) => {
+            output::write(format, &vars, &mut out)?;
+            target
+        }
+        RetrieveOutput::Yaml(target) => {
+            crate::yaml::write_map(&vars, &mut out)?;
+            target
+        }
+        RetrieveOutput::K8sSecret(meta, target) => {
+            crate::yaml::write_k8s_secret(&meta, &vars, &mut out)?;
+            target
+        }
+        RetrieveOutput::Gha(target) => {
+            crate::gha::mask_commands(&vars, &mut out)?;
+            let mut blocks = Vec::new();
+            crate::gha::file_commands(&vars, &mut crate::gha::random_delimiter, &mut blocks)?;
+            // The masks go first, so the runner conceals the values before they exist anywhere
+            // a later step could print them from.
+            return match target {
+                Target::Stdout => {
+                    out.extend_from_slice(&blocks);
+                    write_output(&Target::Stdout, &out)
+                }
+                Target::File(path) => {
+                    write_output(&Target::Stdout, &out)?;
+                    append(&path, &blocks)
+                }
+            };
+        }
+    };
     write_output(&target, &out)
+}
+
+/// Appends `bytes` to `path` in one write (GitHub's file commands are append-only files that
+/// earlier steps may have written to), creating it with mode 0600 if it does not exist.
+fn append(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(crate::atomic::NEW_FILE_MODE)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|source| Error::Output {
+            name: path.display().to_string(),
+            source,
+        })
 }
 
 /// Writes a report to a locked, buffered stdout. A closed pipe (`cm scan | head`) is the

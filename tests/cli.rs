@@ -504,7 +504,7 @@ fn exit_2_for_usage_errors() {
         (
             &["retrieve", "-t", "ENV://A", "--format", "toml"],
             format!(
-                "error: invalid value 'toml' for '--format <FORMAT>'\n  [possible values: export, dotenv, json]{more}"
+                "error: invalid value 'toml' for '--format <FORMAT>'\n  [possible values: export, dotenv, json, yaml, k8s-secret, gha, gha-output]{more}"
             ),
         ),
         (

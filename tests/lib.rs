@@ -12,6 +12,7 @@ mod support;
 mod builtin;
 mod cli;
 mod faults;
+mod formats;
 mod hostile;
 mod insert;
 mod integrity;

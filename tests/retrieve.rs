@@ -12,7 +12,7 @@ use cm_testkit::{Output, Project, require_tool};
 use crate::support::project;
 
 /// The corpus: every text value, then every byte value (hex in the file).
-fn nasty_values(text_only: bool) -> Vec<Vec<u8>> {
+pub fn nasty_values(text_only: bool) -> Vec<Vec<u8>> {
     let doc: serde_json::Value =
         serde_json::from_str(include_str!("data/nasty-values.json")).unwrap();
     let mut values: Vec<Vec<u8>> = doc["text"]
@@ -35,7 +35,7 @@ fn nasty_values(text_only: bool) -> Vec<Vec<u8>> {
 
 /// `n` pseudo-random values (fixed seed, so failures reproduce) made mostly of the characters
 /// that quoting has to get right. `any_bytes` adds arbitrary bytes other than NUL.
-fn random_values(n: usize, any_bytes: bool) -> Vec<Vec<u8>> {
+pub fn random_values(n: usize, any_bytes: bool) -> Vec<Vec<u8>> {
     const PIECES: &[&str] = &[
         "'", "\"", "\\", "$", "{", "}", "${", "(", "`", "!", "#", ":-", "=", "\n", "\r", "\t", " ",
         "a", "Z", "0", "é", "😀", "%", "*", "\x07", "\x0b",
@@ -73,7 +73,7 @@ fn shell_values() -> Vec<Vec<u8>> {
 
 /// `cm retrieve -t ENV://CMV0 -t ENV://CMV1 ... EXTRA` with `CMVi` set to `values[i]`,
 /// expecting success and exactly `stdout`.
-fn retrieve_env(p: &Project, values: &[Vec<u8>], extra: &[&str], stdout: &[u8]) -> Output {
+pub fn retrieve_env(p: &Project, values: &[Vec<u8>], extra: &[&str], stdout: &[u8]) -> Output {
     let mut cm = p.cm().arg("retrieve");
     for (i, v) in values.iter().enumerate() {
         cm = cm
