@@ -266,7 +266,16 @@ async fn retrieve_command(
                     write_output(&Target::Stdout, &out)
                 }
                 Target::File(path) => {
-                    write_output(&Target::Stdout, &out)?;
+                    // Unlike other output, a closed stdout is a failure here: without the masks
+                    // reaching the runner the values must not reach the file.
+                    let mut stdout = io::stdout().lock();
+                    stdout
+                        .write_all(&out)
+                        .and_then(|()| stdout.flush())
+                        .map_err(|source| Error::Output {
+                            name: "stdout".into(),
+                            source,
+                        })?;
                     append(&path, &blocks)
                 }
             };

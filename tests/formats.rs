@@ -179,6 +179,44 @@ fn gha_output_appends_to_github_output_or_to_p() {
 }
 
 #[test]
+fn gha_to_stdout_prints_the_masks_then_the_blocks() {
+    let p = project();
+    let values = vec![b"s3cret".to_vec()];
+    let out = retrieve(&p, &values)
+        .args(["--format", "gha", "-p", "-"])
+        .stdout_unchecked()
+        .success();
+    let (masks, blocks) = out.stdout.split_at(b"::add-mask::s3cret\n".len());
+    assert_eq!(masks, b"::add-mask::s3cret\n");
+    check_file_commands(blocks, &[], &values);
+    assert_eq!(p.entries(), Vec::<String>::new());
+}
+
+#[test]
+fn gha_appends_nothing_when_the_masks_cannot_be_printed() {
+    let p = project();
+    let env_file = p.write("github_env", "A=1\n");
+    let mut child = p
+        .command()
+        .args(["retrieve", "-t", "ENV://CMV0", "--format", "gha"])
+        .env("CMV0", "s3cret")
+        .env("GITHUB_ENV", &env_file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before cm has even parsed its flags: its one write to stdout fails.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "cm: cannot write stdout: Broken pipe (os error 32)\n"
+    );
+    assert_eq!(p.read("github_env"), b"A=1\n");
+}
+
+#[test]
 fn gha_without_its_file_is_a_usage_error() {
     let p = project();
     for (format, var) in [("gha", "GITHUB_ENV"), ("gha-output", "GITHUB_OUTPUT")] {
