@@ -615,17 +615,10 @@ fn exit_2_when_envsubst_finds_unset_variables_listing_all_of_them() {
 #[test]
 fn exit_3_when_a_plugin_is_missing_or_does_not_start() {
     let p = project();
-    let home = p.home().canonicalize().unwrap();
     p.cm()
         .arg("insert")
         .stdin("AWSSECRETS:///x\n")
-        .stderr(format!(
-            "cm: configmanager provider: ( awssecrets ) plugin does not exist; looked for:\n  {}\n  {}\n",
-            p.plugin_file("awssecrets").display(),
-            home.join(".configmanager/plugins/awssecrets")
-                .join(crate::support::plugin_file_name("awssecrets"))
-                .display()
-        ))
+        .stderr(crate::support::missing_plugin_stderr(&p, "awssecrets"))
         .failure(3);
     p.install("exit");
     p.cm()

@@ -142,17 +142,10 @@ fn missing_key_is_an_error_naming_the_token() {
 #[test]
 fn missing_plugin_is_reported_with_the_paths_tried() {
     let p = project();
-    let home = p.home().canonicalize().unwrap();
     p.cm()
         .arg("insert")
         .stdin("x=AWSSECRETS:///a\n")
-        .stderr(format!(
-            "cm: configmanager provider: ( awssecrets ) plugin does not exist; looked for:\n  {}\n  {}\n",
-            p.plugin_file("awssecrets").display(),
-            home.join(".configmanager/plugins/awssecrets")
-                .join(crate::support::plugin_file_name("awssecrets"))
-                .display()
-        ))
+        .stderr(crate::support::missing_plugin_stderr(&p, "awssecrets"))
         .failure(3);
 }
 

@@ -63,3 +63,17 @@ pub fn sha256_file(path: &Path) -> String {
     );
     hash.to_ascii_lowercase()
 }
+
+/// cm's whole stderr for a run of `p` whose one missing plugin is `prefix` (lower case): the
+/// project folder and the temp HOME are the paths tried.
+pub fn missing_plugin_stderr(p: &Project, prefix: &str) -> String {
+    let home = p.home().canonicalize().unwrap();
+    format!(
+        "cm: configmanager provider: ( {prefix} ) plugin does not exist; looked for:\n  {}\n  {}\n",
+        p.plugin_file(prefix).display(),
+        home.join(".configmanager/plugins")
+            .join(prefix)
+            .join(plugin_file_name(prefix))
+            .display()
+    )
+}
