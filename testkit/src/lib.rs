@@ -18,6 +18,11 @@
 mod binary;
 mod diff;
 mod emulator;
+mod fake_azappconf;
+mod fake_azkv;
+mod fake_entra;
+mod fake_gcp;
+mod http;
 mod project;
 mod proxy;
 mod run;
@@ -25,6 +30,13 @@ mod skip;
 
 pub use binary::{cm_binary, cm_release_binary, plugin_file_name};
 pub use emulator::{assert_calls, aws_project, emulator, moto, unique, url_address};
+pub use fake_azappconf::{
+    APPCONF_API_VERSIONS, APPCONF_CREDENTIAL_ID, APPCONF_SECRET, AppConfRequest, FakeAppConf,
+};
+pub use fake_azkv::{FakeKeyVault, KV_API_VERSIONS, KV_DNS_SUFFIX, KV_RESOURCE, KvRequest};
+pub use fake_entra::{EntraTokens, FAKE_TIMESTAMP, FakeEntra, IssuedToken, TokenRequest};
+pub use fake_gcp::{FakeGcp, FakeGcpBuilder, GcpRequest, VersionState};
+pub use http::{HttpsRequest, HttpsResponse, HttpsServer, TestCa, percent_decode};
 pub use project::{Project, plugin_pids_under, wait_until};
 pub use proxy::CountingProxy;
 pub use run::{Cm, Output};

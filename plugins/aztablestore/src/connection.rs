@@ -2,6 +2,7 @@
 //! is and how to sign for it. Pure: no I/O.
 
 use base64::Engine as _;
+use cm_plugin_common::azure::connection_string_pairs;
 
 /// Azurite's and the storage emulator's well-known account.
 pub const DEV_ACCOUNT: &str = "devstoreaccount1";
@@ -58,15 +59,11 @@ impl Connection {
         let mut protocol = None;
         let mut suffix = None;
         let mut development = false;
-        for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let Some((name, value)) = part.split_once('=') else {
-                return Err(format!(
-                    "connection string part {:?} is not Key=Value",
-                    part.split('=').next().unwrap_or_default()
-                ));
-            };
-            let value = value.trim().to_string();
-            match name.trim().to_ascii_lowercase().as_str() {
+        let pairs = connection_string_pairs(text)
+            .map_err(|part| format!("connection string part {part:?} is not Key=Value"))?;
+        for (name, value) in pairs {
+            let value = value.to_string();
+            match name.as_str() {
                 "accountname" => account = Some(value),
                 "accountkey" => key = Some(value),
                 "sharedaccesssignature" => sas = Some(value.trim_start_matches('?').to_string()),

@@ -8,13 +8,16 @@
 //! Where the account is reached: if `AZURE_STORAGE_CONNECTION_STRING` is set and names the
 //! token's account (or names none, as a SAS-only string may), its Table endpoint with its Shared
 //! Key or SAS (Azurite's development string works as it is); otherwise
-//! `https://ACCOUNT.table.core.windows.net` with an Entra ID token (see `credential.rs`).
+//! `https://ACCOUNT.table.core.windows.net` with an Entra ID token for Azure Storage's scope from
+//! the credential chain shared by the Azure plugins (`cm_plugin_common::azure::credential`).
 //! Table Storage has no batch read across partitions, so each token is one request.
 
 pub mod connection;
-pub mod credential;
 pub mod rest;
 
+/// The plugin's HTTP client (rustls with ring), also for tests that talk to the emulator.
+pub use cm_plugin_common::azure::http_client;
+use cm_plugin_common::azure::{self, credential};
 use cm_plugin_common::non_empty;
 use cm_plugin_sdk::{StoreError, TokenStore};
 use tokio::sync::OnceCell;
@@ -25,23 +28,15 @@ use rest::Authorization;
 /// The token prefix this plugin serves.
 pub const PREFIX: &str = "AZTABLESTORE";
 
-/// The HTTP client: rustls with ring. reqwest is built without a crypto provider of its own
-/// (its default would bring a C build of aws-lc), so ring is installed as the process default
-/// first, for azure_identity's client too.
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-}
+/// The scope of Azure Storage data access.
+pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
 
 /// The store: Query Entity per token.
 pub struct TableStore {
     /// `AZURE_STORAGE_CONNECTION_STRING`, parsed; a broken one fails every token that needs it.
     connection: Option<Result<Connection, String>>,
     http: OnceCell<reqwest::Client>,
-    tokens: OnceCell<credential::Tokens>,
+    tokens: OnceCell<credential::Chain>,
 }
 
 /// The four parts of a token.
@@ -90,21 +85,21 @@ impl TableStore {
 
     async fn http(&self) -> Result<&reqwest::Client, StoreError> {
         self.http
-            .get_or_try_init(|| async { http_client() })
+            .get_or_try_init(|| async { azure::http_client() })
             .await
             .map_err(StoreError::client_initialization)
     }
 
     async fn bearer_token(&self) -> Result<String, StoreError> {
-        // The credentials' own HTTP client needs the crypto provider too.
-        self.http().await?;
+        // The credentials' calls go through the plugin's client (rustls with ring).
+        let http = self.http().await?;
         let tokens = self
             .tokens
-            .get_or_try_init(|| async { credential::Tokens::from_env() })
+            .get_or_try_init(|| async { credential::Chain::from_env(http) })
             .await
             .map_err(StoreError::client_initialization)?;
         tokens
-            .storage_token()
+            .token(STORAGE_SCOPE)
             .await
             .map_err(StoreError::client_initialization)
     }
@@ -123,9 +118,8 @@ impl TokenStore for TableStore {
                 address.row_key,
             )
         };
-        let result = match &self.connection {
-            Some(Err(e)) => return Err(StoreError::client_initialization(e)),
-            Some(Ok(c)) if c.serves(address.account) => {
+        let result = match azure::serving(&self.connection, |c| c.serves(address.account))? {
+            Some(c) => {
                 let auth = match &c.credential {
                     Credential::SharedKey { account, key } => {
                         Authorization::SharedKey { account, key }
@@ -134,7 +128,7 @@ impl TokenStore for TableStore {
                 };
                 rest::get_entity(http, &url_for(&c.endpoint), auth).await
             }
-            _ => {
+            None => {
                 let bearer = self.bearer_token().await?;
                 let endpoint = format!("https://{}.table.core.windows.net", address.account);
                 rest::get_entity(http, &url_for(&endpoint), Authorization::Bearer(&bearer)).await

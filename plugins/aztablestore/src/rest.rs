@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use cm_plugin_common::FetchError;
+use cm_plugin_common::azure::{error_chain, percent_encode as encode};
 
 /// The REST API version sent; Azurite and the cloud both accept it, and it allows Entra ID
 /// tokens.
@@ -22,19 +23,6 @@ pub fn entity_url(endpoint: &str, table: &str, partition_key: &str, row_key: &st
         encode(&partition_key.replace('\'', "''")),
         encode(&row_key.replace('\'', "''"))
     )
-}
-
-/// Percent-encodes all but RFC 3986's unreserved characters.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The Table service's Shared Key: HMAC-SHA256 with the account key over
@@ -186,18 +174,6 @@ pub async fn get_entity(
     } else {
         Err(service_error(status.as_u16(), &body))
     }
-}
-
-/// An error with its causes, `a: b: c`, as reqwest keeps the useful part in the sources.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

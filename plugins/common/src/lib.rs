@@ -6,12 +6,16 @@
 //! - [`FetchError`]: a lookup's failure, turned into configmanager's wording per token.
 //! - `aws` (feature `aws`): the AWS SDK set-up both AWS plugins use (credential chain, region,
 //!   `AWS_ENDPOINT_URL`, adaptive retries, rustls) and the SDK error mapping.
+//! - `azure` (feature `azure`): what the Azure plugins share (the Entra ID credential chain,
+//!   the rustls HTTP client and azure_core options, connection-string and REST helpers).
 //!
 //! Nothing here talks gRPC: the plugins hand their store to [`cm_plugin_sdk::serve`].
 #![deny(missing_docs)]
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
+pub mod azure;
 pub mod batch;
 pub mod metadata;
 

@@ -1,0 +1,5 @@
+//! `cm-plugin-azappconf`: the AZAPPCONF plugin binary (see the library for what it does).
+
+fn main() {
+    cm_plugin_sdk::serve(cm_plugin_azappconf::AppConfStore::from_env())
+}
