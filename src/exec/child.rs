@@ -261,6 +261,10 @@ extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, _: *mut
 impl SignalPipe {
     fn install() -> io::Result<SignalPipe> {
         let (read, write) = pipe()?;
+        // Non-blocking: a handler must never block, even if a flood of signals fills the pipe
+        // (the extra ones are then dropped).
+        // SAFETY: sets a flag on our own descriptor.
+        unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
         SIGNAL_PIPE.store(write.as_raw_fd(), Ordering::Relaxed);
         for signal in FORWARDED.into_iter().chain([libc::SIGWINCH]) {
             // SAFETY: installs a handler that only calls async-signal-safe functions.
