@@ -346,8 +346,8 @@ fn k8s_secret_holds_every_value_base64_and_is_private() {
 #[test]
 fn k8s_secret_passes_the_kubernetes_schema() {
     if !require_tool(
-        "kubernetes-validate",
-        &["--version"],
+        "python3",
+        &["-m", "kubernetes_validate", "--version"],
         "python3 -m pip install kubernetes-validate",
     ) {
         return;
@@ -359,8 +359,8 @@ fn k8s_secret_passes_the_kubernetes_schema() {
         .args(["--format", "k8s-secret", "--name", "app.db-creds"])
         .args(["--namespace", "prod", "-p", "secret.yaml"])
         .success();
-    let out = Command::new("kubernetes-validate")
-        .args(["--strict", "--quiet"])
+    let out = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict", "--quiet"])
         .arg(p.path("secret.yaml"))
         .output()
         .unwrap();
