@@ -1,7 +1,8 @@
 //! `cm exec`'s output mask at volume, the way a user meets it: whole `cm exec` processes whose
-//! command writes 1 GiB (a value in every 25-byte line) through the mask to a pipe, against the
-//! same command run directly (the floor: what the pipe costs without cm), in the same run.
-//! Reports medians and the throughput through the mask.
+//! command writes 1 GiB (a value in every line) through the mask to a pipe, against the same
+//! command run directly (the floor: what the pipe costs without cm) and under `cm exec` with a
+//! value too short to mask (cm's extra pipe hop alone), in the same run. Reports medians and
+//! the throughput through the mask.
 //!
 //! `cargo bench --bench mask` (CM_BENCH_MASK_RUNS, default 5; CM_BENCH_MASK_MIB, default 1024).
 
@@ -37,7 +38,7 @@ fn main() {
     let runs = env_usize("CM_BENCH_MASK_RUNS", 5).max(1);
     let mib = env_usize("CM_BENCH_MASK_MIB", 1024);
     let script = format!("yes \"line with $S in it\" | head -c {}", mib << 20);
-    let (mut floor, mut masked) = (Vec::new(), Vec::new());
+    let (mut floor, mut copied, mut masked) = (Vec::new(), Vec::new(), Vec::new());
     let mut out_bytes = 0;
     for _ in 0..runs {
         let (t, n) = timed(
@@ -63,14 +64,37 @@ fn main() {
         );
         out_bytes = n;
         masked.push(t);
+        // The same run with a 3-byte value, which is not masked: cm copies the stream as is.
+        let (t, n) = timed(
+            Command::new(CM)
+                .args([
+                    "exec",
+                    "--env",
+                    "S=ENV://CM_BENCH_SECRET",
+                    "--",
+                    "sh",
+                    "-c",
+                    &script,
+                ])
+                .env("CM_BENCH_SECRET", "s3c")
+                .stderr(Stdio::null()),
+        );
+        assert_eq!(n, (mib as u64) << 20);
+        copied.push(t);
     }
-    let (floor, masked) = (Samples(floor), Samples(masked));
+    let (floor, copied, masked) = (Samples(floor), Samples(copied), Samples(masked));
     let mib_s = |d: std::time::Duration| mib as f64 / d.as_secs_f64();
     println!("{mib} MiB through a pipe, {runs} runs, medians:");
     println!(
         "  direct (floor)       {:>10}  {:>7.0} MiB/s",
         ms(floor.median()),
         mib_s(floor.median())
+    );
+    println!(
+        "  cm exec (copy only)  {:>10}  {:>7.0} MiB/s  {:.2}x the floor",
+        ms(copied.median()),
+        mib_s(copied.median()),
+        copied.median().as_secs_f64() / floor.median().as_secs_f64()
     );
     println!(
         "  cm exec (masked)     {:>10}  {:>7.0} MiB/s  {:.2}x the floor ({out_bytes} bytes out)",
