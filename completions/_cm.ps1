@@ -48,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('r', 'r', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, JSON, YAML, ...)')
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, JSON, YAML, ...)')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, JSON, YAML, ...)')
+            [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run a command with the tokens in its environment resolved (`-- CMD [ARGS...]`)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('plugin', 'plugin', [CompletionResultType]::ParameterValue, 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create the plugin folders and report which plugins are missing (downloads nothing)')
@@ -290,6 +291,31 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'cm;exec' {
+            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'A dotenv file of variables for the command, whose values may hold tokens; repeat for more (later files win). The syntax `retrieve --format dotenv` writes, python-dotenv''s')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'A variable for the command, NAME=VALUE, whose value may hold tokens; repeat for more. Wins over cm''s environment and --env-file')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--key-separator', '--key-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')
+            [CompletionResult]::new('--plugin-start-timeout', '--plugin-start-timeout', [CompletionResultType]::ParameterName, 'Seconds a plugin may take to start and print its handshake')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one value fetch may take')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Fetches in flight at once per plugin')
+            [CompletionResult]::new('--pristine', '--pristine', [CompletionResultType]::ParameterName, 'Give the command only PATH and the variables that held tokens or were set by --env-file and --env, not the rest of cm''s environment')
+            [CompletionResult]::new('--no-masking', '--no-masking', [CompletionResultType]::ParameterName, 'Do not mask the output: cm replaces itself with the command (execve), so signals and the exit status are the command''s own and no cm process remains')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('--enable-envsubst', '--enable-envsubst', [CompletionResultType]::ParameterName, 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged')
+            [CompletionResult]::new('--lax', '--lax', [CompletionResultType]::ParameterName, 'Keep going when a token cannot be resolved: leave it as it was and warn')
+            [CompletionResult]::new('--require-lock', '--require-lock', [CompletionResultType]::ParameterName, 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock')
+            [CompletionResult]::new('--plugin-mtls', '--plugin-mtls', [CompletionResultType]::ParameterName, 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'cm;completion' {
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
             [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
@@ -422,6 +448,7 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             [CompletionResult]::new('insert', 'insert', [CompletionResultType]::ParameterValue, 'Replace every token in a template with its value (stdin to stdout by default)')
             [CompletionResult]::new('string-input', 'string-input', [CompletionResultType]::ParameterValue, 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)')
             [CompletionResult]::new('retrieve', 'retrieve', [CompletionResultType]::ParameterValue, 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, JSON, YAML, ...)')
+            [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run a command with the tokens in its environment resolved (`-- CMD [ARGS...]`)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('plugin', 'plugin', [CompletionResultType]::ParameterValue, 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create the plugin folders and report which plugins are missing (downloads nothing)')
@@ -438,6 +465,9 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             break
         }
         'cm;help;retrieve' {
+            break
+        }
+        'cm;help;exec' {
             break
         }
         'cm;help;completion' {

@@ -19,6 +19,9 @@ _cm() {
             cm,completion)
                 cmd="cm__subcmd__completion"
                 ;;
+            cm,exec)
+                cmd="cm__subcmd__exec"
+                ;;
             cm,fetch)
                 cmd="cm__subcmd__retrieve"
                 ;;
@@ -57,6 +60,9 @@ _cm() {
                 ;;
             cm__subcmd__help,completion)
                 cmd="cm__subcmd__help__subcmd__completion"
+                ;;
+            cm__subcmd__help,exec)
+                cmd="cm__subcmd__help__subcmd__exec"
                 ;;
             cm__subcmd__help,help)
                 cmd="cm__subcmd__help__subcmd__help"
@@ -110,7 +116,7 @@ _cm() {
 
     case "${cmd}" in
         cm)
-            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version scan insert string-input fromstr getfromstr retrieve r fetch get completion plugin init help"
+            opts="-s -k -e -v -h -V --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version scan insert string-input fromstr getfromstr retrieve r fetch get exec completion plugin init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,8 +199,58 @@ _cm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cm__subcmd__exec)
+            opts="-s -k -e -v -h -V --env-file --env --pristine --no-masking --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-separator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-separator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -k)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-start-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cm__subcmd__help)
-            opts="scan insert string-input retrieve completion plugin init help"
+            opts="scan insert string-input retrieve exec completion plugin init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,6 +264,20 @@ _cm() {
             return 0
             ;;
         cm__subcmd__help__subcmd__completion)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cm__subcmd__help__subcmd__exec)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

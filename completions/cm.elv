@@ -45,6 +45,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand r 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, JSON, YAML, ...)'
             cand fetch 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, JSON, YAML, ...)'
             cand get 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, JSON, YAML, ...)'
+            cand exec 'Run a command with the tokens in its environment resolved (`-- CMD [ARGS...]`)'
             cand completion 'Print a shell completion script'
             cand plugin 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
             cand init 'Create the plugin folders and report which plugins are missing (downloads nothing)'
@@ -277,6 +278,30 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'cm;exec'= {
+            cand --env-file 'A dotenv file of variables for the command, whose values may hold tokens; repeat for more (later files win). The syntax `retrieve --format dotenv` writes, python-dotenv''s'
+            cand --env 'A variable for the command, NAME=VALUE, whose value may hold tokens; repeat for more. Wins over cm''s environment and --env-file'
+            cand -s 'Separator between a token''s prefix and its path'
+            cand --token-separator 'Separator between a token''s prefix and its path'
+            cand -k 'Separator between a token''s path and its key path (one character)'
+            cand --key-separator 'Separator between a token''s path and its key path (one character)'
+            cand --plugin-start-timeout 'Seconds a plugin may take to start and print its handshake'
+            cand --timeout 'Seconds one value fetch may take'
+            cand --concurrency 'Fetches in flight at once per plugin'
+            cand --pristine 'Give the command only PATH and the variables that held tokens or were set by --env-file and --env, not the rest of cm''s environment'
+            cand --no-masking 'Do not mask the output: cm replaces itself with the command (execve), so signals and the exit status are the command''s own and no cm process remains'
+            cand -e 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+            cand --enable-envsubst 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+            cand --lax 'Keep going when a token cannot be resolved: leave it as it was and warn'
+            cand --require-lock 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+            cand --plugin-mtls 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'cm;completion'= {
             cand -s 'Separator between a token''s prefix and its path'
             cand --token-separator 'Separator between a token''s prefix and its path'
@@ -400,6 +425,7 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand insert 'Replace every token in a template with its value (stdin to stdout by default)'
             cand string-input 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
             cand retrieve 'Fetch tokens and write them as `export NAME=''value''` lines (or dotenv, JSON, YAML, ...)'
+            cand exec 'Run a command with the tokens in its environment resolved (`-- CMD [ARGS...]`)'
             cand completion 'Print a shell completion script'
             cand plugin 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
             cand init 'Create the plugin folders and report which plugins are missing (downloads nothing)'
@@ -412,6 +438,8 @@ set edit:completion:arg-completer[cm] = {|@words|
         &'cm;help;string-input'= {
         }
         &'cm;help;retrieve'= {
+        }
+        &'cm;help;exec'= {
         }
         &'cm;help;completion'= {
         }

@@ -45,6 +45,7 @@ complete -c cm -n "__fish_cm_needs_command" -f -a "retrieve" -d 'Fetch tokens an
 complete -c cm -n "__fish_cm_needs_command" -f -a "r" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, JSON, YAML, ...)'
 complete -c cm -n "__fish_cm_needs_command" -f -a "fetch" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, JSON, YAML, ...)'
 complete -c cm -n "__fish_cm_needs_command" -f -a "get" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, JSON, YAML, ...)'
+complete -c cm -n "__fish_cm_needs_command" -f -a "exec" -d 'Run a command with the tokens in its environment resolved (`-- CMD [ARGS...]`)'
 complete -c cm -n "__fish_cm_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c cm -n "__fish_cm_needs_command" -f -a "plugin" -d 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
 complete -c cm -n "__fish_cm_needs_command" -f -a "init" -d 'Create the plugin folders and report which plugins are missing (downloads nothing)'
@@ -212,6 +213,22 @@ complete -c cm -n "__fish_cm_using_subcommand get" -l require-lock -d 'Refuse to
 complete -c cm -n "__fish_cm_using_subcommand get" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand get" -s V -l version -d 'Print version'
+complete -c cm -n "__fish_cm_using_subcommand exec" -l env-file -d 'A dotenv file of variables for the command, whose values may hold tokens; repeat for more (later files win). The syntax `retrieve --format dotenv` writes, python-dotenv\'s' -r -F
+complete -c cm -n "__fish_cm_using_subcommand exec" -l env -d 'A variable for the command, NAME=VALUE, whose value may hold tokens; repeat for more. Wins over cm\'s environment and --env-file' -r
+complete -c cm -n "__fish_cm_using_subcommand exec" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
+complete -c cm -n "__fish_cm_using_subcommand exec" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
+complete -c cm -n "__fish_cm_using_subcommand exec" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
+complete -c cm -n "__fish_cm_using_subcommand exec" -l timeout -d 'Seconds one value fetch may take' -r
+complete -c cm -n "__fish_cm_using_subcommand exec" -l concurrency -d 'Fetches in flight at once per plugin' -r
+complete -c cm -n "__fish_cm_using_subcommand exec" -l pristine -d 'Give the command only PATH and the variables that held tokens or were set by --env-file and --env, not the rest of cm\'s environment'
+complete -c cm -n "__fish_cm_using_subcommand exec" -l no-masking -d 'Do not mask the output: cm replaces itself with the command (execve), so signals and the exit status are the command\'s own and no cm process remains'
+complete -c cm -n "__fish_cm_using_subcommand exec" -s e -l enable-envsubst -d 'Expand ${VAR}, ${VAR:-default} and $VAR in the input before looking for tokens'
+complete -c cm -n "__fish_cm_using_subcommand exec" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace). Values are never logged'
+complete -c cm -n "__fish_cm_using_subcommand exec" -l lax -d 'Keep going when a token cannot be resolved: leave it as it was and warn'
+complete -c cm -n "__fish_cm_using_subcommand exec" -l require-lock -d 'Refuse to start a plugin whose `.configmanager` folder has no plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand exec" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
+complete -c cm -n "__fish_cm_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cm -n "__fish_cm_using_subcommand exec" -s V -l version -d 'Print version'
 complete -c cm -n "__fish_cm_using_subcommand completion" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
 complete -c cm -n "__fish_cm_using_subcommand completion" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
 complete -c cm -n "__fish_cm_using_subcommand completion" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r
@@ -282,13 +299,14 @@ complete -c cm -n "__fish_cm_using_subcommand init" -l require-lock -d 'Refuse t
 complete -c cm -n "__fish_cm_using_subcommand init" -l plugin-mtls -d 'Use go-plugin AutoMTLS with every plugin, also on Unix sockets (always on for TCP)'
 complete -c cm -n "__fish_cm_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cm -n "__fish_cm_using_subcommand init" -s V -l version -d 'Print version'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "scan" -d 'List the tokens in a text without fetching anything (a dry run)'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "insert" -d 'Replace every token in a template with its value (stdin to stdout by default)'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "string-input" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "retrieve" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, JSON, YAML, ...)'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "completion" -d 'Print a shell completion script'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "plugin" -d 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "init" -d 'Create the plugin folders and report which plugins are missing (downloads nothing)'
-complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve completion plugin init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve exec completion plugin init help" -f -a "scan" -d 'List the tokens in a text without fetching anything (a dry run)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve exec completion plugin init help" -f -a "insert" -d 'Replace every token in a template with its value (stdin to stdout by default)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve exec completion plugin init help" -f -a "string-input" -d 'Replace every token in a text, configmanager style (`-i` is a path, `-` or literal text)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve exec completion plugin init help" -f -a "retrieve" -d 'Fetch tokens and write them as `export NAME=\'value\'` lines (or dotenv, JSON, YAML, ...)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve exec completion plugin init help" -f -a "exec" -d 'Run a command with the tokens in its environment resolved (`-- CMD [ARGS...]`)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve exec completion plugin init help" -f -a "completion" -d 'Print a shell completion script'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve exec completion plugin init help" -f -a "plugin" -d 'Install and list provider plugins, with their SHA-256 recorded in plugins.lock'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve exec completion plugin init help" -f -a "init" -d 'Create the plugin folders and report which plugins are missing (downloads nothing)'
+complete -c cm -n "__fish_cm_using_subcommand help; and not __fish_seen_subcommand_from scan insert string-input retrieve exec completion plugin init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cm -n "__fish_cm_using_subcommand help; and __fish_seen_subcommand_from plugin" -f -a "install" -d 'Copy a plugin binary into place and record its SHA-256 in the lock file'
 complete -c cm -n "__fish_cm_using_subcommand help; and __fish_seen_subcommand_from plugin" -f -a "list" -d 'List every plugin found, where, its SHA-256, and whether it matches the lock file'

@@ -116,6 +116,20 @@ pub enum Command {
     /// the failure is a warning.
     #[command(visible_aliases = ["r", "fetch", "get"])]
     Retrieve(RetrieveArgs),
+    /// Run a command with the tokens in its environment resolved (`-- CMD [ARGS...]`).
+    ///
+    /// Tokens are looked for in the values of cm's own environment
+    /// (`DB_PASSWORD='AWSSECRETS:///app/db|password' cm exec -- ./server`), of each --env-file,
+    /// and of each --env (later definitions of a name win). Every token is resolved, and every
+    /// plugin stopped, before the command starts; if any fails (without --lax) it never starts.
+    ///
+    /// By default cm stays as the command's parent and conceals every resolved value (4 bytes
+    /// or longer) in its stdout and stderr as `<concealed by cm>`, forwards SIGINT, SIGTERM,
+    /// SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it, and gives it a pseudo-terminal where cm's
+    /// output is a terminal. With --no-masking cm becomes the command (execve). The exit status
+    /// is the command's (128+N if signal N ended it); 126 or 127 if it could not be started.
+    #[command(override_usage = "cm exec [OPTIONS] -- <CMD> [ARGS]...")]
+    Exec(ExecArgs),
     /// Print a shell completion script.
     ///
     /// For example `cm completion bash > ~/.local/share/bash-completion/completions/cm`, or
@@ -265,6 +279,35 @@ pub enum RetrieveFormat {
     Gha,
     /// As gha, for step outputs: the blocks are appended to $GITHUB_OUTPUT or -p FILE.
     GhaOutput,
+}
+
+/// `cm exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// A dotenv file of variables for the command, whose values may hold tokens; repeat for
+    /// more (later files win). The syntax `retrieve --format dotenv` writes, python-dotenv's.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// A variable for the command, NAME=VALUE, whose value may hold tokens; repeat for more.
+    /// Wins over cm's environment and --env-file.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<std::ffi::OsString>,
+    /// Give the command only PATH and the variables that held tokens or were set by --env-file
+    /// and --env, not the rest of cm's environment.
+    #[arg(long)]
+    pub pristine: bool,
+    /// Do not mask the output: cm replaces itself with the command (execve), so signals and
+    /// the exit status are the command's own and no cm process remains.
+    #[arg(long)]
+    pub no_masking: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// `cm completion`.

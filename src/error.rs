@@ -2,7 +2,9 @@
 //!
 //! Exit codes: 0 success; 1 a token could not be resolved; 2 usage or input error (bad flag,
 //! malformed token, envsubst failure, unreadable input); 3 a plugin could not be found or
-//! started; 4 an output could not be written; 130/143 interrupted by SIGINT/SIGTERM.
+//! started; 4 an output could not be written; 126/127 `cm exec`'s command could not be started
+//! or found; 130/143 interrupted by SIGINT/SIGTERM. `cm exec` otherwise exits with its
+//! command's status.
 
 use std::fmt;
 use std::io;
@@ -12,6 +14,7 @@ use crate::plugin::client::humantime;
 
 // The data the variants carry, nameable from here so callers can match on it.
 pub use crate::envsubst::{EnvsubstError, EnvsubstErrorKind, EnvsubstErrors};
+pub use crate::exec::dotenv::{DotenvError, DotenvErrorKind};
 pub use crate::grammar::GrammarError;
 pub use crate::lookup::LookupError;
 pub use crate::output::{BadValue, Collision, OutputError, VarSource};
@@ -66,6 +69,13 @@ pub enum Error {
     Format(OutputError),
     /// SIGINT or SIGTERM (the signal number).
     Interrupted(i32),
+    /// `cm exec`: the command could not be started.
+    Exec {
+        /// The command as given.
+        program: String,
+        /// Why (not found: exit 127; anything else: 126, as shells do).
+        source: io::Error,
+    },
 }
 
 /// A bad flag value, or an environment `cm` cannot run in.
@@ -173,6 +183,53 @@ pub enum InputProblem {
         /// Every known prefix.
         prefixes: Vec<String>,
     },
+    /// A malformed token in a `cm exec` variable (the position is in its value).
+    VariableScan {
+        /// The variable.
+        variable: Variable,
+        /// The malformed token.
+        error: ScanError,
+    },
+    /// An `--env-file` line that is not dotenv.
+    EnvFile {
+        /// The file as given.
+        path: String,
+        /// What and where.
+        error: DotenvError,
+    },
+    /// The Nth `--env` is not NAME=VALUE.
+    EnvFlag {
+        /// 1-based index of the flag.
+        flag: usize,
+        /// The text before `=`, if there is a `=` (the rest may be a value, so it is never
+        /// shown).
+        name: Option<String>,
+    },
+}
+
+/// A variable `cm exec` reads tokens from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    /// Its name.
+    pub name: String,
+    /// Where it was set.
+    pub source: VariableSource,
+}
+
+/// Where a `cm exec` variable was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VariableSource {
+    /// cm's own environment.
+    Environment,
+    /// A line of an `--env-file`.
+    EnvFile {
+        /// The file as given.
+        path: String,
+        /// The line its name is on.
+        line: usize,
+    },
+    /// The Nth `--env` flag (1-based).
+    EnvFlag(usize),
 }
 
 /// Where a token was found.
@@ -187,6 +244,8 @@ pub enum Origin {
     },
     /// The Nth `--token` flag (1-based).
     Flag(usize),
+    /// A `cm exec` variable's value.
+    Variable(Variable),
 }
 
 /// Why one token got no value.
@@ -294,6 +353,7 @@ impl fmt::Display for Error {
                 "interrupted by {}",
                 if *signal == 2 { "SIGINT" } else { "SIGTERM" }
             ),
+            Error::Exec { program, source } => write!(f, "cannot run {program}: {source}"),
         }
     }
 }
@@ -366,6 +426,33 @@ impl fmt::Display for InputProblem {
                 "--token {flag}: `{arg}` is not a token; expected PREFIX{token_separator}PATH[{key_separator}KEY][[METADATA]] with a known prefix ({})",
                 prefixes.join(", ")
             ),
+            InputProblem::VariableScan { variable, error } => {
+                write!(f, "{variable}, column {}: {error}", error.pos.column)
+            }
+            InputProblem::EnvFile { path, error } => {
+                write!(f, "{path}:{}: {}", error.pos, error.kind)
+            }
+            InputProblem::EnvFlag { flag, name: None } => {
+                write!(f, "--env {flag}: expected NAME=VALUE")
+            }
+            InputProblem::EnvFlag {
+                flag,
+                name: Some(name),
+            } => write!(
+                f,
+                "--env {flag}: {name:?} is not a variable name (letters, digits and _, not starting with a digit)"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Variable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = &self.name;
+        match &self.source {
+            VariableSource::Environment => write!(f, "environment variable {name}"),
+            VariableSource::EnvFile { path, line } => write!(f, "{path}:{line}: {name}"),
+            VariableSource::EnvFlag(n) => write!(f, "--env {n}: {name}"),
         }
     }
 }
@@ -375,6 +462,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Input { name, pos } => write!(f, "{name}:{pos}"),
             Origin::Flag(n) => write!(f, "--token {n}"),
+            Origin::Variable(v) => write!(f, "{v}"),
         }
     }
 }
@@ -636,6 +724,11 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
         "output not written: unwritable path, name collision, unwritable value",
     ),
     (
+        126,
+        "exec: the command could not be started (not executable, permission denied)",
+    ),
+    (127, "exec: the command was not found"),
+    (
         130,
         "interrupted by SIGINT; plugins were stopped, nothing was written",
     ),
@@ -651,6 +744,7 @@ pub fn exit_status_help() -> String {
     for (code, meaning) in EXIT_CODES {
         s.push_str(&format!("  {code:<5}{meaning}\n"));
     }
+    s.push_str("\n`cm exec` exits with its command's status (128+N if signal N ended it), or as above if\nit failed before the command started.\n");
     s.push_str("\nA failed run never leaves partial output: files are replaced only when everything worked.");
     s
 }
@@ -669,6 +763,8 @@ impl Error {
             Error::Manage(_) => 2,
             Error::Output { .. } | Error::Format(_) => 4,
             Error::Interrupted(signal) => 128 + signal,
+            Error::Exec { source, .. } if source.kind() == io::ErrorKind::NotFound => 127,
+            Error::Exec { .. } => 126,
         }
     }
 }
@@ -767,12 +863,20 @@ mod tests {
             Error::Format(OutputError::NameCollision(vec![])),
             Error::Interrupted(2),
             Error::Interrupted(15),
+            Error::Exec {
+                program: String::new(),
+                source: io::ErrorKind::NotFound.into(),
+            },
+            Error::Exec {
+                program: String::new(),
+                source: io::ErrorKind::PermissionDenied.into(),
+            },
         ];
         let documented: Vec<i32> = EXIT_CODES.iter().map(|(c, _)| *c).collect();
         for e in &errors {
             assert!(documented.contains(&e.exit_code()), "{e:?}");
         }
-        assert_eq!(documented, [0, 1, 2, 3, 4, 130, 143]);
+        assert_eq!(documented, [0, 1, 2, 3, 4, 126, 127, 130, 143]);
         assert!(exit_status_help().contains("\n  4    output not written: "));
     }
 

@@ -13,6 +13,7 @@ pub mod cli;
 mod config;
 mod envsubst;
 pub mod error;
+mod exec;
 mod gha;
 mod grammar;
 mod input;

@@ -4,8 +4,9 @@ use clap::Parser;
 
 fn main() {
     let cli = cm::cli::Cli::parse();
-    if let Err(e) = cm::run(cli) {
+    let code = cm::run(cli).unwrap_or_else(|e| {
         eprintln!("cm: {e}");
-        std::process::exit(e.exit_code());
-    }
+        e.exit_code()
+    });
+    std::process::exit(code);
 }

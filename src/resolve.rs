@@ -102,6 +102,8 @@ pub(crate) enum Location<'a> {
     Input(&'a str),
     /// The Nth `--token` flag.
     Flag(usize),
+    /// A `cm exec` variable, at the token's position in its value.
+    Variable(&'a crate::error::Variable),
 }
 
 impl Located<'_> {
@@ -112,6 +114,7 @@ impl Located<'_> {
                 pos: self.token.pos,
             },
             Location::Flag(n) => Origin::Flag(n),
+            Location::Variable(v) => Origin::Variable(v.clone()),
         }
     }
 }

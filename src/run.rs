@@ -21,8 +21,9 @@ use crate::resolve::{Located, Location, Resolver};
 use crate::signals::Signals;
 use crate::yaml::SecretMeta;
 
-/// Runs one command line. Returns the error to print; its `exit_code()` is the process's.
-pub fn run(cli: Cli) -> Result<(), Error> {
+/// Runs one command line. Returns the exit status (0, or `cm exec`'s command's), or the error
+/// to print, whose `exit_code()` is the process's.
+pub fn run(cli: Cli) -> Result<i32, Error> {
     let config = Config::from_cli(&cli.global)?;
     crate::logging::init(&config.log);
     // One thread: cm's work is I/O-bound, and driving thousands of calls from the thread that
@@ -35,6 +36,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         .map_err(UsageError::Runtime)?;
     runtime.block_on(async move {
         let signals = Signals::install();
+        if let Command::Exec(args) = &cli.command {
+            let registry = registry(&config);
+            let grammar = grammar(&config, &registry);
+            let resolver = resolver(&config, &registry);
+            return crate::exec::exec(&config, &signals, &grammar, resolver, args).await;
+        }
         match cli.command {
             Command::Scan(args) => scan_command(&config, &args),
             Command::Insert(args) => {
@@ -64,7 +71,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Command::Completion(args) => {
                 write_output(&Target::Stdout, &crate::cli::completion_script(args.shell))
             }
+            Command::Exec(_) => unreachable!("handled above"),
         }
+        .map(|()| 0)
     })
 }
 

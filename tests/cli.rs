@@ -200,6 +200,7 @@ fn every_man_page_documents_the_exit_status() {
             "cm-insert.1",
             "cm-string-input.1",
             "cm-retrieve.1",
+            "cm-exec.1",
             "cm-completion.1",
             "cm-plugin.1",
             "cm-init.1"

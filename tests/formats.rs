@@ -341,6 +341,37 @@ fn k8s_secret_holds_every_value_base64_and_is_private() {
     }
 }
 
+/// The manifest against the Kubernetes API schema, with PyPI's `kubernetes-validate` (its
+/// schemas ship in the package; `--strict` also refuses fields the schema does not know).
+#[test]
+fn k8s_secret_passes_the_kubernetes_schema() {
+    if !require_tool(
+        "python3",
+        &["-m", "kubernetes_validate", "--version"],
+        "python3 -m pip install kubernetes-validate",
+    ) {
+        return;
+    }
+    let p = project();
+    let mut values = nasty_values(false);
+    values.extend(random_values(50, true));
+    retrieve(&p, &values)
+        .args(["--format", "k8s-secret", "--name", "app.db-creds"])
+        .args(["--namespace", "prod", "-p", "secret.yaml"])
+        .success();
+    let out = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict", "--quiet"])
+        .arg(p.path("secret.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn k8s_secret_flags_are_checked_before_anything_runs() {
     let p = project();

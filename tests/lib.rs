@@ -11,6 +11,7 @@ mod support;
 
 mod builtin;
 mod cli;
+mod exec;
 mod faults;
 mod formats;
 mod hostile;
