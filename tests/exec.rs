@@ -367,7 +367,7 @@ fn the_command_gets_a_terminal_when_cm_has_one() {
         return;
     }
     let p = echo_project();
-    let cm = cm_testkit::cm_binary();
+    let cm = crate::support::CM;
     let script = r#"
 import os, pty, sys, fcntl, termios, struct, time, select
 cm = sys.argv[1]
