@@ -39,12 +39,6 @@ fn build_cm(release: bool) -> PathBuf {
     ]);
     if release {
         command.arg("--release");
-    } else {
-        // With the test targets selected, the dev-dependencies' features are unified as in
-        // `cargo test --workspace`, so after that build this one is a no-op. Without them the
-        // plugins' dev-dependencies (tokio, hyper features) make a second feature set, and the
-        // first plugin test rebuilt tokio, rustls and everything above them mid-run.
-        command.arg("--tests");
     }
     let out = command
         .stderr(Stdio::inherit())
