@@ -49,36 +49,21 @@ fn main() {
         assert_eq!(n, (mib as u64) << 20);
         floor.push(t);
         // ENV:// is built in: no plugin, so the figure is the mask's and cm's start-up.
-        let (t, n) = timed(
-            Command::new(CM)
-                .args([
-                    "exec",
-                    "--env",
-                    "S=ENV://CM_BENCH_SECRET",
-                    "--",
-                    "sh",
-                    "-c",
-                    &script,
-                ])
-                .env("CM_BENCH_SECRET", "s3cr3t-value"),
-        );
+        let cm_exec = |value: &str| {
+            let mut command = Command::new(CM);
+            command
+                .args(["exec", "--env", "S=ENV://CM_BENCH_SECRET", "--", "sh", "-c"])
+                .arg(&script)
+                .env("CM_BENCH_SECRET", value)
+                // The short value's warning.
+                .stderr(Stdio::null());
+            timed(&mut command)
+        };
+        let (t, n) = cm_exec("s3cr3t-value");
         out_bytes = n;
         masked.push(t);
-        // The same run with a 3-byte value, which is not masked: cm copies the stream as is.
-        let (t, n) = timed(
-            Command::new(CM)
-                .args([
-                    "exec",
-                    "--env",
-                    "S=ENV://CM_BENCH_SECRET",
-                    "--",
-                    "sh",
-                    "-c",
-                    &script,
-                ])
-                .env("CM_BENCH_SECRET", "s3c")
-                .stderr(Stdio::null()),
-        );
+        // A 3-byte value is not masked: cm copies the stream as it is.
+        let (t, n) = cm_exec("s3c");
         assert_eq!(n, (mib as u64) << 20);
         copied.push(t);
     }

@@ -52,6 +52,19 @@ impl std::fmt::Display for FetchError {
     }
 }
 
+/// An error with its causes, `a: b: c`, as reqwest keeps the useful part in the sources (the
+/// Azure plugins' and the VAULT plugin's transport errors).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// A value that came back empty is an error in configmanager (`value retrieved but empty for
 /// token`); every plugin checks it the same way.
 pub fn non_empty(value: String, token: &str) -> Result<String, StoreError> {

@@ -272,17 +272,7 @@ pub async fn mount_version(
     kv_version(status, &body)
 }
 
-/// An error with its causes, `a: b: c`, as reqwest keeps the useful part in the sources.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use cm_plugin_common::error_chain;
 
 #[cfg(test)]
 mod tests {

@@ -65,17 +65,7 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
-/// An error with its causes, `a: b: c`, as reqwest keeps the useful part in the sources.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use crate::error_chain;
 
 /// The pairs of a connection string `Key=Value;Key=Value;...` as Azure services write them:
 /// empty parts skipped, keys trimmed and lower-cased (they are case-insensitive), values
