@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::support::{TEST_PLUGIN, go_fixtures, project};
+use crate::support::{TEST_PLUGIN, assert_answers_version, go_fixtures, project};
 
 #[test]
 fn cm_resolves_through_a_go_plugin() {
@@ -151,6 +151,55 @@ fn cm_resolves_through_a_go_plugin_with_mtls() {
         .stderr_contains("tls=false")
         .success();
     assert!(!out.stderr.contains("automatic mTLS"), "{}", out.stderr);
+}
+
+/// configmanager's plugins take their log level from `CONFIGMANAGER_LOG`; SDK plugins do too,
+/// before `RUST_LOG`. The SDK's "plugin address" line is at debug level; the Go host re-logs
+/// whatever the plugin writes.
+#[test]
+fn sdk_plugins_read_configmanager_log_before_rust_log() {
+    let Some((_, go_host)) = go_fixtures() else {
+        return;
+    };
+    let p = project();
+    let plugin = p.install("echo");
+    for (configmanager_log, rust_log, logged) in [
+        (Some("debug"), Some("error"), true),
+        (Some("DEBUG"), None, true),
+        (Some("error"), Some("debug"), false),
+        (Some("loud"), Some("debug"), true),
+        (None, Some("debug"), true),
+        (None, None, false),
+    ] {
+        let mut cmd = Command::new(go_host);
+        cmd.env("GOHOST_LOG_LEVEL", "trace")
+            .env_remove("CONFIGMANAGER_LOG")
+            .env_remove("RUST_LOG");
+        if let Some(v) = configmanager_log {
+            cmd.env("CONFIGMANAGER_LOG", v);
+        }
+        if let Some(v) = rust_log {
+            cmd.env("RUST_LOG", v);
+        }
+        let out = cmd.arg(&plugin).arg("/app/x").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(
+            stderr.contains("plugin address"),
+            logged,
+            "CONFIGMANAGER_LOG={configmanager_log:?} RUST_LOG={rust_log:?}:\n{stderr}"
+        );
+    }
+    p.assert_no_plugins_left();
+}
+
+#[test]
+fn sdk_plugins_answer_version() {
+    assert_answers_version(
+        std::path::Path::new(TEST_PLUGIN),
+        "cm-test-plugin",
+        env!("CARGO_PKG_VERSION"),
+    );
 }
 
 #[test]

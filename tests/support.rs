@@ -1,9 +1,8 @@
-//! cm's binaries for the shared test bench (`cm-testkit`, re-exported here), and the Go fixtures
-//! (`tests/go`): only cm's own test crate knows where cargo put them.
+//! cm's binaries for the shared test bench (`cm-testkit`, re-exported here): only cm's own test
+//! crate knows where cargo put them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 pub use cm_testkit::*;
 
@@ -15,30 +14,6 @@ pub const TEST_PLUGIN: &str = env!("CARGO_BIN_EXE_cm-test-plugin");
 /// An empty project running this build of cm, where `install(prefix)` installs the test plugin.
 pub fn project() -> Project {
     Project::new(CM).test_plugin(TEST_PLUGIN)
-}
-
-const GO_PACKAGES: &str =
-    "apt-get install golang-go golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev";
-
-/// The Go fixtures (`tests/go`): the Go plugin and the Go host (go-plugin's own client), built
-/// once per test run by `tests/go/build.sh`. `None` when Go is not installed: the calling test
-/// is then skipped (`require_tool` reports it, and fails it under `CI=true`).
-pub fn go_fixtures() -> Option<&'static (PathBuf, PathBuf)> {
-    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    if !require_tool("go", &["version"], GO_PACKAGES) {
-        return None;
-    }
-    Some(BUILT.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-fixtures");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/build.sh");
-        let status = Command::new("bash")
-            .arg(&script)
-            .arg(&out)
-            .status()
-            .unwrap();
-        assert!(status.success(), "tests/go/build.sh failed");
-        (out.join("go-plugin"), out.join("go-host"))
-    }))
 }
 
 /// The SHA-256 of the file at `path` as lower-case hex, from coreutils' `sha256sum`: worked out

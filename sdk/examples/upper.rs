@@ -1,7 +1,7 @@
 //! The smallest useful plugin: every token's value is the token in upper case. The same code is
 //! the example in the crate's README.
 
-use cm_plugin_sdk::{StoreError, TokenStore};
+use cm_plugin_sdk::{StoreError, TokenStore, plugin_info};
 
 /// A store whose value for every token is the token in upper case.
 struct Upper;
@@ -17,5 +17,5 @@ impl TokenStore for Upper {
 }
 
 fn main() {
-    cm_plugin_sdk::serve(Upper)
+    cm_plugin_sdk::serve(plugin_info!("UPPER"), Upper)
 }

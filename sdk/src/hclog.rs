@@ -19,16 +19,22 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 /// Sends this process's `tracing` events to stderr as hclog JSON lines, which Go hosts and cm
-/// re-log at the right level. The level filter comes from `RUST_LOG` (default `info`). Does
+/// re-log at the right level. The level filter comes from `CONFIGMANAGER_LOG` (configmanager's
+/// plugins read it since v3.0.0: `trace`, `debug`, `info`, `warn`, `error`, `off`), else
+/// `RUST_LOG` (any `tracing` filter), else `info`; an unset, empty or unreadable one is skipped,
+/// as the Go plugins skip a level they do not know. cm's own filter is read in the same order,
+/// so one `CONFIGMANAGER_LOG=debug` reaches cm and every plugin it starts. Does
 /// nothing when a global subscriber is already set. [`serve`](crate::serve) calls it.
 ///
 /// A failed write to stderr (a host that is gone and closed its end of the pipe) is ignored: a
 /// plugin's logging must never take down the task that logs.
 pub fn init() {
-    use tracing_subscriber::EnvFilter;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter_from([
+        std::env::var("CONFIGMANAGER_LOG").ok(),
+        std::env::var("RUST_LOG").ok(),
+    ]);
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .event_format(Hclog)
@@ -39,6 +45,37 @@ pub fn init() {
         .with(filter)
         .with(stderr)
         .try_init();
+}
+
+/// The first of `candidates` that is a usable filter (hclog's `warning` is `warn`), else `info`.
+fn filter_from(
+    candidates: impl IntoIterator<Item = Option<String>>,
+) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::EnvFilter;
+    candidates
+        .into_iter()
+        .flatten()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .find_map(|v| {
+            let v = v.to_ascii_lowercase();
+            let v = if v == "warning" {
+                "warn".to_string()
+            } else {
+                v
+            };
+            // A bare word that is no level would be read as a target name, enabling nothing
+            // useful: skip it as an unknown level.
+            let level = matches!(
+                v.as_str(),
+                "trace" | "debug" | "info" | "warn" | "error" | "off"
+            );
+            if !level && !v.contains(['=', ',', '[']) {
+                return None;
+            }
+            EnvFilter::try_new(v).ok()
+        })
+        .unwrap_or_else(|| EnvFilter::new("info"))
 }
 
 /// The `tracing-subscriber` event format that writes one hclog JSON line per event.
@@ -204,6 +241,23 @@ impl LogLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_level_comes_from_configmanager_log_then_rust_log() {
+        let filter =
+            |c: &[Option<&str>]| filter_from(c.iter().map(|v| v.map(str::to_string))).to_string();
+        assert_eq!(filter(&[Some("DEBUG"), Some("trace")]), "debug");
+        assert_eq!(filter(&[Some(" Warning "), None]), "warn");
+        assert_eq!(filter(&[None, Some("trace")]), "trace");
+        assert_eq!(filter(&[Some(""), Some("error")]), "error");
+        assert_eq!(filter(&[Some("loud"), Some("off")]), "off");
+        assert_eq!(filter(&[Some("loud"), None]), "info");
+        assert_eq!(filter(&[None, None]), "info");
+        assert_eq!(
+            filter(&[Some("cm_plugin_vault=trace"), None]),
+            "cm_plugin_vault=trace"
+        );
+    }
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, UNIX_EPOCH};
 

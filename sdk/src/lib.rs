@@ -2,12 +2,14 @@
 //!
 //! # Crate layout
 //!
-//! The plugin author's API is at the root: [`TokenStore`], [`StoreError`], [`serve`],
+//! The plugin author's API is at the root: [`TokenStore`], [`StoreError`], [`serve`] with
+//! [`plugin_info!`] and [`PluginInfo`],
 //! [`serve_with`] with [`ServeOptions`]. The modules hold the protocol pieces a host shares
 //! with its plugins.
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
+mod about;
 pub mod handshake;
 pub mod hclog;
 mod lifetime;
@@ -20,5 +22,6 @@ pub mod tls;
 #[doc(hidden)]
 pub mod wire;
 
+pub use about::PluginInfo;
 pub use serve::{ServeError, ServeOptions, TRANSPORT_ENV, Transport, serve, serve_with};
 pub use store::{StoreError, TokenStore};

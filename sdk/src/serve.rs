@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::about::{self, PluginInfo};
 use crate::handshake::{self, Address, FormatError, Handshake};
 use crate::listener::{Listener, accept_loop};
 use crate::protocol::{
@@ -191,13 +192,19 @@ impl ServeOptions {
 }
 
 /// Serves `store` as a go-plugin plugin until the host shuts it down, then exits the process.
-/// Call it from `main`; it never returns.
+/// Call it from `main` with the plugin's [`plugin_info!`](crate::plugin_info); it never returns.
 ///
-/// It logs `tracing` events to stderr as hclog JSON ([`hclog::init`]), reads the host's request
-/// from the environment ([`ServeOptions::from_env`]), prints the handshake line on stdout and
-/// serves on a multi-threaded tokio runtime. Exit status 1 when serving fails (the reason goes
-/// to stderr), else 0.
-pub fn serve<S: TokenStore>(store: S) -> ! {
+/// Started as `plugin --version` (or `-version`), it prints `info`'s
+/// [version line](PluginInfo::version_line) on stdout and exits 0, as configmanager's plugins
+/// do. Otherwise it logs `tracing` events to stderr as hclog JSON ([`hclog::init`]), reads the
+/// host's request from the environment ([`ServeOptions::from_env`]), prints the handshake line
+/// on stdout and serves on a multi-threaded tokio runtime. Exit status 1 when serving fails (the
+/// reason goes to stderr), else 0.
+pub fn serve<S: TokenStore>(info: PluginInfo, store: S) -> ! {
+    if about::asks_for_version(std::env::args_os().skip(1)) {
+        let _ = writeln!(std::io::stdout(), "{}", info.version_line());
+        std::process::exit(0);
+    }
     hclog::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

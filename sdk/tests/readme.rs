@@ -27,7 +27,10 @@ fn the_readme_examples_are_the_example_plugin() {
         .skip_while(|l| l.starts_with("//!") || l.is_empty())
         .map(|l| format!("{l}\n"))
         .collect();
-    assert!(code.contains("cm_plugin_sdk::serve(Upper)"), "{code}");
+    assert!(
+        code.contains(r#"cm_plugin_sdk::serve(plugin_info!("UPPER"), Upper)"#),
+        "{code}"
+    );
     for (name, readme) in [
         ("sdk/README.md", include_str!("../README.md")),
         ("README.md", include_str!("../../README.md")),

@@ -24,7 +24,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use cm_plugin_sdk::{ServeOptions, StoreError, TokenStore, hclog, serve, serve_with};
+use cm_plugin_sdk::{ServeOptions, StoreError, TokenStore, hclog, plugin_info, serve, serve_with};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -261,7 +261,7 @@ fn main() {
         barrier: Barrier::new(),
     };
     if !mode.starts_with("notls") && !mode.starts_with("noshutdown") {
-        serve(store)
+        serve(plugin_info!("cm-test-plugin"), store)
     }
     // The two modes that misbehave on purpose go through `serve_with`, as a plugin author who
     // needs their own runtime would: the same options, the same tie to the host.

@@ -12,6 +12,8 @@
 //!   skipped visibly (a summary is printed when the test binary exits), and fails when
 //!   `CI=true`.
 //! - [`cm_binary`] and [`plugin_file_name`]: where the binaries are and what plugins are called.
+//! - [`go_fixtures`], [`go_host_values`], [`assert_answers_version`]: the Go plugin and the Go
+//!   host from `tests/go` (configmanager's side of the protocol), and `--version`.
 //! - [`CountingProxy`], [`emulator`]: the storage emulators the plugins are tested against, and
 //!   a proxy that counts the API calls a plugin makes.
 
@@ -22,6 +24,7 @@ mod fake_azappconf;
 mod fake_azkv;
 mod fake_entra;
 mod fake_gcp;
+mod go_host;
 mod http;
 mod project;
 mod proxy;
@@ -36,6 +39,7 @@ pub use fake_azappconf::{
 pub use fake_azkv::{FakeKeyVault, KV_API_VERSIONS, KV_DNS_SUFFIX, KV_RESOURCE, KvRequest};
 pub use fake_entra::{EntraTokens, FAKE_TIMESTAMP, FakeEntra, IssuedToken, TokenRequest};
 pub use fake_gcp::{FakeGcp, FakeGcpBuilder, GcpRequest, VersionState};
+pub use go_host::{assert_answers_version, go_fixtures, go_host_values};
 pub use http::{HttpsRequest, HttpsResponse, HttpsServer, TestCa, percent_decode};
 pub use project::{Project, plugin_pids_under, wait_until};
 pub use proxy::CountingProxy;

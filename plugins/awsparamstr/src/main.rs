@@ -23,9 +23,12 @@ const PREFIX: &str = "AWSPARAMSTR";
 const MAX_BATCH: usize = 10;
 
 fn main() {
-    cm_plugin_sdk::serve(ParamStore {
-        lookups: Coalescer::new(aws::batch_settings()),
-    })
+    cm_plugin_sdk::serve(
+        cm_plugin_sdk::plugin_info!("AWSPARAMSTR"),
+        ParamStore {
+            lookups: Coalescer::new(aws::batch_settings()),
+        },
+    )
 }
 
 struct ParamStore {

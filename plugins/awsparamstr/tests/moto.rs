@@ -4,7 +4,9 @@
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::ParameterType;
-use cm_testkit::{CountingProxy, Project, assert_calls, aws_project, moto, unique};
+use cm_testkit::{
+    CountingProxy, Project, assert_answers_version, assert_calls, aws_project, moto, unique,
+};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-awsparamstr");
 
@@ -220,4 +222,13 @@ fn an_unreachable_endpoint_is_an_implementation_error() {
         .stderr_contains("cm: <stdin>:1:3: failed to retrieve config item - (AWSPARAMSTR:///a/b), implementation AWSPARAMSTR error: ")
         .stderr_contains(" for token: /a/b\ntoken not found: 1 of 1 token(s) could not be resolved\n")
         .failure(1);
+}
+
+#[test]
+fn answers_version_as_configmanagers_plugins_do() {
+    assert_answers_version(
+        std::path::Path::new(PLUGIN),
+        "AWSPARAMSTR",
+        env!("CARGO_PKG_VERSION"),
+    );
 }

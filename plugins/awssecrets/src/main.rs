@@ -30,9 +30,12 @@ const CURRENT: &str = "AWSCURRENT";
 const MAX_PAGES: usize = 20;
 
 fn main() {
-    cm_plugin_sdk::serve(SecretStore {
-        lookups: Coalescer::new(aws::batch_settings()),
-    })
+    cm_plugin_sdk::serve(
+        cm_plugin_sdk::plugin_info!("AWSSECRETS"),
+        SecretStore {
+            lookups: Coalescer::new(aws::batch_settings()),
+        },
+    )
 }
 
 struct SecretStore {

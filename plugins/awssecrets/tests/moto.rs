@@ -4,7 +4,9 @@
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::primitives::Blob;
-use cm_testkit::{CountingProxy, Project, assert_calls, aws_project, moto, unique};
+use cm_testkit::{
+    CountingProxy, Project, assert_answers_version, assert_calls, aws_project, moto, unique,
+};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-awssecrets");
 
@@ -132,5 +134,14 @@ async fn concurrent_lookups_are_batched_twenty_ids_a_call() {
         (&template, &expected),
         &[("BatchGetSecretValue", 2)],
         &[("GetSecretValue", 25)],
+    );
+}
+
+#[test]
+fn answers_version_as_configmanagers_plugins_do() {
+    assert_answers_version(
+        std::path::Path::new(PLUGIN),
+        "AWSSECRETS",
+        env!("CARGO_PKG_VERSION"),
     );
 }

@@ -5,7 +5,10 @@
 
 use std::path::Path;
 
-use cm_testkit::{AppConfRequest, FakeAppConf, FakeEntra, Project, TestCa, cm_binary};
+use cm_testkit::{
+    AppConfRequest, FakeAppConf, FakeEntra, Project, TestCa, assert_answers_version, cm_binary,
+    go_host_values,
+};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-azappconf");
 
@@ -420,4 +423,51 @@ fn throttled_requests_are_retried_then_reported() {
         ))
         .failure(1);
     assert_eq!(fake.request_count(), 3);
+}
+
+#[test]
+fn answers_version_as_configmanagers_plugins_do() {
+    assert_answers_version(Path::new(PLUGIN), "AZAPPCONF", env!("CARGO_PKG_VERSION"));
+}
+
+/// configmanager loads the plugin unchanged: go-plugin's own Go client starts it and calls
+/// `Value` concurrently, each request signed.
+#[test]
+fn loads_in_a_go_host() {
+    let fake = FakeAppConf::start();
+    fake.set("app/greeting", None, "hello");
+    fake.set("app/greeting", Some("prod"), "hello from prod");
+    let connection_string = fake.connection_string();
+    let env = [(
+        "AZURE_APPCONFIG_CONNECTION_STRING",
+        connection_string.as_str(),
+    )];
+    let plugin = Path::new(PLUGIN);
+    let Some(out) = go_host_values(plugin, "mystore/app/greeting", "label=prod", 3, &env) else {
+        return;
+    };
+    assert_eq!(
+        go_output(&out),
+        (Some(0), "hello from prod\n".repeat(3), String::new())
+    );
+    let out = go_host_values(plugin, "mystore/app/greeting", "", 1, &env).unwrap();
+    assert_eq!(go_output(&out), (Some(0), "hello\n".into(), String::new()));
+    assert_eq!(
+        paths(&fake),
+        [
+            "200 /kv/app%2Fgreeting?api-version=2024-09-01",
+            "200 /kv/app%2Fgreeting?label=prod&api-version=2024-09-01",
+            "200 /kv/app%2Fgreeting?label=prod&api-version=2024-09-01",
+            "200 /kv/app%2Fgreeting?label=prod&api-version=2024-09-01",
+        ]
+    );
+}
+
+/// The Go host's whole output: `(exit code, stdout, stderr)`.
+fn go_output(out: &std::process::Output) -> (Option<i32>, String, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

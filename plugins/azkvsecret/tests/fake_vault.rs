@@ -8,7 +8,9 @@
 use std::path::Path;
 
 use cm_plugin_azkvsecret::API_VERSION;
-use cm_testkit::{FakeEntra, FakeKeyVault, Project, TestCa, cm_binary};
+use cm_testkit::{
+    FakeEntra, FakeKeyVault, Project, TestCa, assert_answers_version, cm_binary, go_host_values,
+};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-azkvsecret");
 const TENANT: &str = "7f2c1a9e-0000-4000-8000-00000000c0de";
@@ -297,4 +299,50 @@ fn an_unreachable_vault_fails_every_token_fast() {
         started.elapsed()
     );
     assert_eq!(b.entra.token_requests(), []);
+}
+
+#[test]
+fn answers_version_as_configmanagers_plugins_do() {
+    assert_answers_version(Path::new(PLUGIN), "AZKVSECRET", env!("CARGO_PKG_VERSION"));
+}
+
+/// configmanager loads the plugin unchanged: go-plugin's own Go client starts it and calls
+/// `Value` concurrently, through the same challenge and token flow.
+#[test]
+fn loads_in_a_go_host() {
+    let b = Bench::new();
+    let v1 = b.kv.set_secret(VAULT, "db-password", "first");
+    b.kv.set_secret(VAULT, "db-password", "second");
+    let ca = b.ca.pem_file().to_str().unwrap().to_string();
+    let authority = b.entra.authority_host();
+    let connect_to = b.kv.connect_to();
+    let env = [
+        ("SSL_CERT_FILE", ca.as_str()),
+        ("AZURE_AUTHORITY_HOST", &authority),
+        ("AZURE_TENANT_ID", TENANT),
+        ("AZURE_CLIENT_ID", CLIENT),
+        ("AZURE_CLIENT_SECRET", CLIENT_SECRET),
+        ("AZKVSECRET_CONNECT_TO", &connect_to),
+    ];
+    let plugin = Path::new(PLUGIN);
+    let token = format!("{VAULT}/db-password");
+    let Some(out) = go_host_values(plugin, &token, &format!("version={v1}"), 3, &env) else {
+        return;
+    };
+    assert_eq!(
+        go_output(&out),
+        (Some(0), "first\n".repeat(3), String::new())
+    );
+    let out = go_host_values(plugin, &token, "", 1, &env).unwrap();
+    assert_eq!(go_output(&out), (Some(0), "second\n".into(), String::new()));
+    assert_eq!(b.kv.reads(), 4);
+}
+
+/// The Go host's whole output: `(exit code, stdout, stderr)`.
+fn go_output(out: &std::process::Output) -> (Option<i32>, String, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

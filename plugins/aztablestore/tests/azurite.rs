@@ -6,7 +6,7 @@ use std::path::Path;
 
 use cm_plugin_aztablestore::connection::{Connection, Credential};
 use cm_plugin_aztablestore::rest::{API_VERSION, SignedRequest, shared_key_authorization};
-use cm_testkit::{Project, cm_binary, emulator, unique, url_address};
+use cm_testkit::{Project, assert_answers_version, cm_binary, emulator, unique, url_address};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-aztablestore");
 const ACCOUNT: &str = "devstoreaccount1";
@@ -186,4 +186,13 @@ fn a_broken_connection_string_is_a_client_initialization_error() {
              token not found: 1 of 1 token(s) could not be resolved\n",
         )
         .failure(1);
+}
+
+#[test]
+fn answers_version_as_configmanagers_plugins_do() {
+    assert_answers_version(
+        std::path::Path::new(PLUGIN),
+        "AZTABLESTORE",
+        env!("CARGO_PKG_VERSION"),
+    );
 }

@@ -13,7 +13,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cm_testkit::{FakeGcp, FakeGcpBuilder, Project, TestCa, VersionState, cm_binary};
+use cm_testkit::{
+    FakeGcp, FakeGcpBuilder, Project, TestCa, VersionState, assert_answers_version, cm_binary,
+    go_host_values,
+};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-gcpsecrets");
 
@@ -409,4 +412,47 @@ fn emulator_mode_never_consults_adc() {
     .success();
     assert_eq!(fake.access_calls(), 1);
     assert_eq!(fake.token_calls(), 0);
+}
+
+#[test]
+fn answers_version_as_configmanagers_plugins_do() {
+    assert_answers_version(Path::new(PLUGIN), "GCPSECRETS", env!("CARGO_PKG_VERSION"));
+}
+
+/// configmanager loads the plugin unchanged: go-plugin's own Go client starts it and calls
+/// `Value` concurrently; a store error arrives as the call's error.
+#[test]
+fn loads_in_a_go_host() {
+    let fake = seeded().emulator().start();
+    let env = [("SECRET_MANAGER_EMULATOR_HOST", fake.host())];
+    let plugin = Path::new(PLUGIN);
+    let secret = "projects/demo/secrets/api-key";
+    let Some(out) = go_host_values(plugin, secret, "version=1", 3, &env) else {
+        return;
+    };
+    assert_eq!(
+        go_output(&out),
+        (Some(0), "first\n".repeat(3), String::new())
+    );
+    let out = go_host_values(plugin, secret, "", 1, &env).unwrap();
+    assert_eq!(go_output(&out), (Some(0), "second\n".into(), String::new()));
+    let out = go_host_values(plugin, "projects/demo/secrets/nope", "", 1, &env).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "gohost: rpc error: code = Unknown desc = failed to retrieve config item: "
+        ) && stderr.contains("NOT_FOUND"),
+        "{stderr}"
+    );
+    assert_eq!(fake.access_calls(), 5, "{:#?}", fake.requests());
+}
+
+/// The Go host's whole output: `(exit code, stdout, stderr)`.
+fn go_output(out: &std::process::Output) -> (Option<i32>, String, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use cm_testkit::{Project, cm_binary, emulator, unique, url_address};
+use cm_testkit::{
+    Project, assert_answers_version, cm_binary, emulator, go_host_values, unique, url_address,
+};
 use serde_json::{Value, json};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_cm-plugin-vault");
@@ -433,4 +435,56 @@ async fn tls_with_vault_cacert_or_vault_skip_verify() {
             ),
         ))
         .failure(1);
+}
+
+#[test]
+fn answers_version_as_configmanagers_plugins_do() {
+    assert_answers_version(Path::new(PLUGIN), "VAULT", env!("CARGO_PKG_VERSION"));
+}
+
+/// configmanager loads the plugin unchanged: go-plugin's own Go client starts it and calls
+/// `Value` concurrently; a store error arrives as the call's error.
+#[tokio::test]
+async fn loads_in_a_go_host() {
+    let Some(bao) = openbao() else { return };
+    let path = unique("app/go");
+    put(&bao, "secret", &path, json!({ "k": "one" })).await;
+    put(&bao, "secret", &path, json!({ "k": "two", "n": 2 })).await;
+    let env = [
+        ("VAULT_ADDR", bao.addr.as_str()),
+        ("VAULT_TOKEN", &bao.token),
+    ];
+    let secret = format!("secret___{path}");
+    let Some(out) = go_host_values(Path::new(PLUGIN), &secret, "version=1", 3, &env) else {
+        return;
+    };
+    assert_eq!(
+        go_output(&out),
+        (Some(0), "{\"k\":\"one\"}\n".repeat(3), String::new())
+    );
+    let out = go_host_values(Path::new(PLUGIN), &secret, "", 1, &env).unwrap();
+    assert_eq!(
+        go_output(&out),
+        (Some(0), "{\"k\":\"two\",\"n\":2}\n".into(), String::new())
+    );
+    let out = go_host_values(Path::new(PLUGIN), &format!("{secret}-not"), "", 1, &env).unwrap();
+    assert_eq!(
+        go_output(&out),
+        (
+            Some(1),
+            String::new(),
+            format!(
+                "gohost: rpc error: code = Unknown desc = failed to retrieve config item: secret \"{path}-not\" in mount \"secret\" not found (HTTP 404)\n"
+            )
+        )
+    );
+}
+
+/// The Go host's whole output: `(exit code, stdout, stderr)`.
+fn go_output(out: &std::process::Output) -> (Option<i32>, String, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
