@@ -30,7 +30,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use cm::internals::plugin::HostOptions;
-use support::{Samples, env_usize, install, ms, time_to_ready};
+use support::{Case, Samples, env_usize, install, ms, time_to_ready};
 
 const CM: &str = env!("CARGO_BIN_EXE_cm");
 const TEST_PLUGIN: &str = env!("CARGO_BIN_EXE_cm-test-plugin");
@@ -39,79 +39,6 @@ const TEST_PLUGIN: &str = env!("CARGO_BIN_EXE_cm-test-plugin");
 const PREFIXES: [&str; 7] = ["echo", "echob", "echoc", "echod", "echoe", "echof", "echog"];
 const BIG: &str = "echobig";
 const BIG_SIZE: u64 = 150 << 20;
-
-/// One way of running cm, checked on every run.
-struct Case {
-    name: String,
-    root: PathBuf,
-    args: Vec<String>,
-    stdin: Vec<u8>,
-    expected: Vec<u8>,
-    env: Vec<(String, String)>,
-    /// Run before each timed run, untimed (e.g. empty the cache).
-    before: Option<Box<dyn Fn()>>,
-}
-
-impl Case {
-    fn new(name: &str, root: &Path, args: &[&str], stdin: String, expected: String) -> Case {
-        Case {
-            name: name.into(),
-            root: root.to_path_buf(),
-            args: args.iter().map(|a| a.to_string()).collect(),
-            stdin: stdin.into_bytes(),
-            expected: expected.into_bytes(),
-            env: Vec::new(),
-            before: None,
-        }
-    }
-
-    fn env(mut self, key: &str, value: impl Into<String>) -> Case {
-        self.env.push((key.into(), value.into()));
-        self
-    }
-
-    /// One run of `cm ARGS < stdin` in the case's folder (its current directory and HOME), with
-    /// its own cache folder; spawn to exit.
-    fn run(&self, cm: &Path) -> Duration {
-        if let Some(before) = &self.before {
-            before();
-        }
-        let stdin = self.root.join("stdin");
-        std::fs::write(&stdin, &self.stdin).unwrap();
-        let mut cmd = Command::new(cm);
-        cmd.current_dir(&self.root)
-            .env("HOME", &self.root)
-            .env("CM_CACHE_DIR", self.root.join("cache"))
-            .env_remove("CONFIGMANAGER_DIR")
-            .env_remove("CONFIGMANAGER_LOG")
-            .env_remove("RUST_LOG")
-            .env_remove("CM_TEST_CALL_LOG")
-            .env_remove("CM_REQUIRE_LOCK")
-            .args(&self.args)
-            .stdin(std::fs::File::open(&stdin).unwrap())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        let t = Instant::now();
-        let out = cmd.output().unwrap();
-        let elapsed = t.elapsed();
-        assert!(
-            out.status.success(),
-            "{}: cm failed: {}",
-            self.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.stdout == self.expected,
-            "{}: unexpected output {:?}",
-            self.name,
-            String::from_utf8_lossy(&out.stdout)
-        );
-        elapsed
-    }
-}
 
 /// `n` tokens over the given prefixes (round robin), as a template, and the rendered result.
 fn template(prefixes: &[&str], n: usize) -> (String, String) {

@@ -362,7 +362,9 @@ Register-ArgumentCompleter -Native -CommandName 'cm' -ScriptBlock {
             break
         }
         'cm;plugin;install' {
-            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'The plugin binary to install')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'The plugin binary, or WASI module (`.wasm`), to install')
+            [CompletionResult]::new('--allow-host', '--allow-host', [CompletionResultType]::ParameterName, 'WASI modules only: a host the module may send HTTP(S) requests to (`vault.example` allows the scheme''s default port, `vault.example:8200` that port, `[::1]:8200` an IPv6 address); repeat for more')
+            [CompletionResult]::new('--allow-env', '--allow-env', [CompletionResultType]::ParameterName, 'WASI modules only: an environment variable the module may read (with cm''s value at run time); repeat for more')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
             [CompletionResult]::new('--token-separator', '--token-separator', [CompletionResultType]::ParameterName, 'Separator between a token''s prefix and its path')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Separator between a token''s path and its key path (one character)')

@@ -620,13 +620,21 @@ _cm() {
             return 0
             ;;
         cm__subcmd__plugin__subcmd__install)
-            opts="-s -k -e -v -h -V --from --global --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
+            opts="-s -k -e -v -h -V --from --global --allow-host --allow-env --token-separator --key-separator --enable-envsubst --verbose --lax --plugin-start-timeout --timeout --concurrency --require-lock --plugin-mtls --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-env)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

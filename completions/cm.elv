@@ -346,7 +346,9 @@ set edit:completion:arg-completer[cm] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cm;plugin;install'= {
-            cand --from 'The plugin binary to install'
+            cand --from 'The plugin binary, or WASI module (`.wasm`), to install'
+            cand --allow-host 'WASI modules only: a host the module may send HTTP(S) requests to (`vault.example` allows the scheme''s default port, `vault.example:8200` that port, `[::1]:8200` an IPv6 address); repeat for more'
+            cand --allow-env 'WASI modules only: an environment variable the module may read (with cm''s value at run time); repeat for more'
             cand -s 'Separator between a token''s prefix and its path'
             cand --token-separator 'Separator between a token''s prefix and its path'
             cand -k 'Separator between a token''s path and its key path (one character)'

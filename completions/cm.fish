@@ -256,7 +256,9 @@ complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcom
 complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -f -a "install" -d 'Copy a plugin binary into place and record its SHA-256 in the lock file'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -f -a "list" -d 'List every plugin found, where, its SHA-256, and whether it matches the lock file'
 complete -c cm -n "__fish_cm_using_subcommand plugin; and not __fish_seen_subcommand_from install list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l from -d 'The plugin binary to install' -r -F
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l from -d 'The plugin binary, or WASI module (`.wasm`), to install' -r -F
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l allow-host -d 'WASI modules only: a host the module may send HTTP(S) requests to (`vault.example` allows the scheme\'s default port, `vault.example:8200` that port, `[::1]:8200` an IPv6 address); repeat for more' -r
+complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l allow-env -d 'WASI modules only: an environment variable the module may read (with cm\'s value at run time); repeat for more' -r
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s s -l token-separator -d 'Separator between a token\'s prefix and its path' -r
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -s k -l key-separator -d 'Separator between a token\'s path and its key path (one character)' -r
 complete -c cm -n "__fish_cm_using_subcommand plugin; and __fish_seen_subcommand_from install" -l plugin-start-timeout -d 'Seconds a plugin may take to start and print its handshake' -r

@@ -140,9 +140,11 @@ pub enum Command {
     /// `cm plugin install PREFIX --from FILE` copies FILE to
     /// `.configmanager/plugins/<prefix>/<prefix>-<os>-<arch>` (in $CONFIGMANAGER_DIR, else the
     /// current directory; `--global`: the home directory) and records its SHA-256 in
-    /// `.configmanager/plugins.lock`. Once a lock file exists, cm refuses to start any plugin of
-    /// that folder that is missing from it or differs from it. `cm plugin list` shows every
-    /// plugin found and how it stands against its lock.
+    /// `.configmanager/plugins.lock`. A WASI module (`--from p.wasm`) goes to
+    /// `<prefix>/<prefix>.wasm`, with what it may reach (`--allow-host`, `--allow-env`) recorded
+    /// next to its hash. Once a lock file exists, cm refuses to run any plugin of that folder
+    /// that is missing from it or differs from it. `cm plugin list` shows every plugin found,
+    /// its kind, and how it stands against its lock.
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Create the plugin folders and report which plugins are missing (downloads nothing).
@@ -165,12 +167,21 @@ pub enum PluginCommand {
 pub struct PluginInstallArgs {
     /// The token prefix the plugin serves (e.g. awsparamstr).
     pub prefix: String,
-    /// The plugin binary to install.
+    /// The plugin binary, or WASI module (`.wasm`), to install.
     #[arg(long, value_name = "FILE")]
     pub from: PathBuf,
     /// Install under the home directory instead of $CONFIGMANAGER_DIR or the current directory.
     #[arg(long)]
     pub global: bool,
+    /// WASI modules only: a host the module may send HTTP(S) requests to (`vault.example`
+    /// allows the scheme's default port, `vault.example:8200` that port, `[::1]:8200` an IPv6
+    /// address); repeat for more.
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    pub allow_hosts: Vec<String>,
+    /// WASI modules only: an environment variable the module may read (with cm's value at
+    /// run time); repeat for more.
+    #[arg(long = "allow-env", value_name = "NAME")]
+    pub allow_env: Vec<String>,
 }
 
 /// `cm init`.

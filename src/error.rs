@@ -24,6 +24,8 @@ pub use crate::plugin::manage::ManageError;
 pub use crate::position::Position;
 pub use crate::provider::{ProviderError, Refusal};
 pub use crate::scan::{ScanError, ScanErrorKind, Span};
+#[cfg(feature = "wasi")]
+pub use crate::wasm::{GrantError, LoadError, WasmFailure};
 pub use crate::yaml::K8sNameKind;
 
 /// A failed run.
@@ -542,11 +544,151 @@ impl fmt::Display for ProviderError {
             }
             ProviderError::NoProvider(prefix) => write!(f, "no provider for prefix {prefix}"),
             ProviderError::PathNotUtf8 => f.write_str("the path is not valid UTF-8"),
+            #[cfg(feature = "wasi")]
+            ProviderError::Wasm { plugin, why } => write!(f, "WASI plugin {plugin}: {why}"),
         }
     }
 }
 
 impl std::error::Error for ProviderError {}
+
+#[cfg(feature = "wasi")]
+impl fmt::Display for WasmFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WasmFailure::Load(e) => write!(f, "{e}"),
+            // configmanager's words for the seed's codes; -6 and -7 may carry the module's
+            // reason (cm's extension of the ABI).
+            WasmFailure::Code { code, reason } => {
+                match code {
+                    -2 => f.write_str("the module found the input not valid UTF-8 (code -2)")?,
+                    -3 => f.write_str("the module got an empty input (code -3)")?,
+                    -4 => f.write_str("internal error in the module (code -4)")?,
+                    -5 => f.write_str("failed to unmarshal message")?,
+                    -6 => f.write_str("failed to initialize the client")?,
+                    -7 => f.write_str("failed to retrieve config item")?,
+                    other => write!(f, "the module returned an unknown code {other}")?,
+                }
+                match reason {
+                    Some(reason) => write!(f, ": {reason}"),
+                    None => Ok(()),
+                }
+            }
+            WasmFailure::BufferTooSmallTwice { needed } => write!(
+                f,
+                "the module asked for a larger output buffer twice (the second time {needed} bytes)"
+            ),
+            WasmFailure::BadRetryLength { needed, capacity } => write!(
+                f,
+                "the module returned -1 (buffer too small) but asked for {needed} bytes, \
+                 no more than the {capacity} it had"
+            ),
+            WasmFailure::BadOutputLength { len, capacity } => write!(
+                f,
+                "the module reported a {len}-byte value in a {capacity}-byte buffer"
+            ),
+            WasmFailure::TooLarge { limit_bytes } => write!(
+                f,
+                "the value is larger than the {} MiB limit",
+                limit_bytes / (1024 * 1024)
+            ),
+            WasmFailure::ValueNotUtf8 => f.write_str("the value is not valid UTF-8"),
+            WasmFailure::ArenaFull => f.write_str(
+                "allocate returned 0 (the module's arena is full), on a fresh instance too",
+            ),
+            WasmFailure::BadPointer { what } => {
+                write!(f, "the {what} buffer is outside the module's memory")
+            }
+            WasmFailure::Trap(message) => write!(f, "the module trapped: {message}"),
+            WasmFailure::Exit(code) => write!(f, "the module exited with code {code} (proc_exit)"),
+            WasmFailure::FuelExhausted { fuel } => write!(
+                f,
+                "the module ran out of fuel after {fuel} units (an endless loop?)"
+            ),
+            WasmFailure::Timeout { after } => write!(
+                f,
+                "did not answer within {} (see --timeout)",
+                humantime(*after)
+            ),
+            WasmFailure::MemoryLimit { limit_bytes } => write!(
+                f,
+                "the module reached the memory limit of {} MiB",
+                limit_bytes / (1024 * 1024)
+            ),
+            WasmFailure::BadMetadata(piece) => {
+                write!(f, "metadata {piece:?} is not a key=value pair")
+            }
+            WasmFailure::Host(message) => write!(f, "internal error in cm: {message}"),
+        }
+    }
+}
+
+#[cfg(feature = "wasi")]
+impl std::error::Error for WasmFailure {}
+
+#[cfg(feature = "wasi")]
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Compile(why) => write!(f, "not a valid WebAssembly module: {why}"),
+            LoadError::UnknownImport { module, name } => write!(
+                f,
+                "the module imports {module}.{name}, which cm does not provide"
+            ),
+            LoadError::ImportType {
+                module,
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "the module imports {module}.{name} as {found}, but cm provides {expected}"
+            ),
+            LoadError::MissingExport(name) => {
+                write!(
+                    f,
+                    "the module does not export {name}, which the ABI requires"
+                )
+            }
+            LoadError::ExportType {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "the module exports {name} as {found}, but the ABI requires {expected}"
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "wasi")]
+impl std::error::Error for LoadError {}
+
+#[cfg(feature = "wasi")]
+impl fmt::Display for GrantError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GrantError::NotAHost(text) => write!(
+                f,
+                "{text:?} is not a host: write HOST or HOST:PORT, without a scheme, user or path"
+            ),
+            GrantError::BadHost(text) => write!(f, "{text:?} is not a host name or IP address"),
+            GrantError::Ipv6NeedsBrackets(text) => {
+                write!(
+                    f,
+                    "IPv6 address {text} must be written in brackets: [{text}]"
+                )
+            }
+            GrantError::BadPort(text) => write!(f, "{text:?}: the port must be 1 to 65535"),
+            GrantError::BadEnvName(text) => write!(
+                f,
+                "{text:?} is not an environment variable name \
+                 (letters, digits and _, not starting with a digit)"
+            ),
+        }
+    }
+}
 
 impl fmt::Display for ScanErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1036,6 +1178,63 @@ mod tests {
              --token 4: `hello` is not a token; expected PREFIX://PATH[|KEY][[METADATA]] with a known prefix (ENV, FILE)"
         );
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[cfg(feature = "wasi")]
+    #[test]
+    fn wasi_messages() {
+        let p = |why| {
+            ProviderError::Wasm {
+                plugin: "VAULT".into(),
+                why,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            p(WasmFailure::Timeout {
+                after: Duration::from_secs(2)
+            }),
+            "WASI plugin VAULT: did not answer within 2s (see --timeout)"
+        );
+        assert_eq!(
+            p(WasmFailure::TooLarge {
+                limit_bytes: 64 << 20
+            }),
+            "WASI plugin VAULT: the value is larger than the 64 MiB limit"
+        );
+        assert_eq!(
+            p(WasmFailure::BadPointer { what: "input" }),
+            "WASI plugin VAULT: the input buffer is outside the module's memory"
+        );
+        assert_eq!(
+            p(WasmFailure::Load(LoadError::MissingExport("memory"))),
+            "WASI plugin VAULT: the module does not export memory, which the ABI requires"
+        );
+        assert_eq!(
+            p(WasmFailure::Host("task panicked".into())),
+            "WASI plugin VAULT: internal error in cm: task panicked"
+        );
+        let g = |e: GrantError| e.to_string();
+        assert_eq!(
+            g(GrantError::NotAHost("https://v".into())),
+            "\"https://v\" is not a host: write HOST or HOST:PORT, without a scheme, user or path"
+        );
+        assert_eq!(
+            g(GrantError::BadHost("a b".into())),
+            "\"a b\" is not a host name or IP address"
+        );
+        assert_eq!(
+            g(GrantError::Ipv6NeedsBrackets("::1".into())),
+            "IPv6 address ::1 must be written in brackets: [::1]"
+        );
+        assert_eq!(
+            g(GrantError::BadPort("v:0".into())),
+            "\"v:0\": the port must be 1 to 65535"
+        );
+        assert_eq!(
+            g(GrantError::BadEnvName("1X".into())),
+            "\"1X\" is not an environment variable name (letters, digits and _, not starting with a digit)"
+        );
     }
 
     #[test]

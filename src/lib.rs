@@ -32,6 +32,8 @@ mod run;
 mod scan;
 mod secret;
 mod signals;
+#[cfg(feature = "wasi")]
+mod wasm;
 mod yaml;
 
 pub use error::Error;

@@ -59,6 +59,14 @@ pub enum ProviderError {
     NoProvider(String),
     /// The path is not UTF-8, which the plugin protocol cannot carry.
     PathNotUtf8,
+    /// A WASI plugin failed (`src/wasm/`).
+    #[cfg(feature = "wasi")]
+    Wasm {
+        /// The plugin's prefix.
+        plugin: String,
+        /// Why.
+        why: crate::wasm::WasmFailure,
+    },
 }
 
 /// How a plugin refused a call.

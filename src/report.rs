@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::plan::Plan;
+use crate::plugin::discover::Kind;
 use crate::plugin::manage::{InitReport, Installed, Listed};
 use crate::scan::Token;
 
@@ -116,7 +117,7 @@ pub(crate) fn plugin_list(
         return writeln!(w, "no plugins found in {}", dirs.join(", "));
     }
     for p in plugins {
-        write!(w, "{}\t{}\t", p.prefix, p.lock)?;
+        write!(w, "{}\t{}\t{}\t", p.prefix, p.kind, p.lock)?;
         match &p.sha256 {
             Ok(h) => write!(w, "sha256:{h}")?,
             Err(e) => write!(w, "unreadable: {e}")?,
@@ -124,6 +125,9 @@ pub(crate) fn plugin_list(
         write!(w, "\t{}", p.path.display())?;
         if !p.active {
             w.write_all(b" (shadowed by an earlier folder)")?;
+        }
+        for g in &p.grants {
+            write!(w, "\t{g}")?;
         }
         w.write_all(b"\n")?;
     }
@@ -138,7 +142,16 @@ pub(crate) fn installed(w: &mut impl Write, done: &Installed) -> io::Result<()> 
         done.path.display(),
         done.sha256,
         done.lock.display()
-    )
+    )?;
+    if done.kind == Kind::Wasm {
+        if done.grants.is_empty() {
+            writeln!(w, "granted: nothing (no network, no environment)")?;
+        } else {
+            let grants: Vec<String> = done.grants.iter().map(ToString::to_string).collect();
+            writeln!(w, "granted: {}", grants.join(" "))?;
+        }
+    }
+    Ok(())
 }
 
 /// `cm init`: each plugin, installed or missing (with how to install it).
@@ -163,6 +176,7 @@ pub(crate) fn init(w: &mut impl Write, reports: &[InitReport]) -> io::Result<()>
 mod tests {
     use super::*;
     use crate::grammar::Grammar;
+    use crate::plugin::lock::Grant;
     use crate::plugin::manage::LockState;
     use crate::scan::scan;
 
@@ -258,6 +272,8 @@ mod tests {
         Listed {
             prefix: prefix.into(),
             path: PathBuf::from(format!("/d/{prefix}")),
+            kind: Kind::Native,
+            grants: Vec::new(),
             sha256,
             lock,
             active,
@@ -277,12 +293,21 @@ mod tests {
                 Ok("ef".into()),
                 true,
             ),
+            Listed {
+                kind: Kind::Wasm,
+                grants: vec![
+                    Grant::Host("vault.example:8200".into()),
+                    Grant::Env("VAULT_TOKEN".into()),
+                ],
+                ..listed("VAULT", LockState::Matches, Ok("01".into()), true)
+            },
         ];
         assert_eq!(
             text(|w| plugin_list(w, &plugins, &[])),
-            "ECHO\tlocked\tsha256:ab\t/d/ECHO\n\
-             ECHO\tno lock file\tunreadable: denied\t/d/ECHO (shadowed by an earlier folder)\n\
-             JSON\tMISMATCH (lock has sha256:cd)\tsha256:ef\t/d/JSON\n"
+            "ECHO\tnative\tlocked\tsha256:ab\t/d/ECHO\n\
+             ECHO\tnative\tno lock file\tunreadable: denied\t/d/ECHO (shadowed by an earlier folder)\n\
+             JSON\tnative\tMISMATCH (lock has sha256:cd)\tsha256:ef\t/d/JSON\n\
+             VAULT\twasm\tlocked\tsha256:01\t/d/VAULT\tallow-host=vault.example:8200\tallow-env=VAULT_TOKEN\n"
         );
     }
 
@@ -300,10 +325,37 @@ mod tests {
             path: "/p/echo/echo-linux-amd64".into(),
             sha256: "ab".into(),
             lock: "/p/plugins.lock".into(),
+            kind: Kind::Native,
+            grants: Vec::new(),
         };
         assert_eq!(
             text(|w| installed(w, &done)),
             "installed /p/echo/echo-linux-amd64 (sha256:ab)\nrecorded in /p/plugins.lock\n"
+        );
+        let module = Installed {
+            path: "/p/vault/vault.wasm".into(),
+            kind: Kind::Wasm,
+            grants: vec![
+                Grant::Host("[::1]:8200".into()),
+                Grant::Env("VAULT_ADDR".into()),
+            ],
+            ..done.clone()
+        };
+        assert_eq!(
+            text(|w| installed(w, &module)),
+            "installed /p/vault/vault.wasm (sha256:ab)\nrecorded in /p/plugins.lock\n\
+             granted: allow-host=[::1]:8200 allow-env=VAULT_ADDR\n"
+        );
+        assert_eq!(
+            text(|w| installed(
+                w,
+                &Installed {
+                    grants: Vec::new(),
+                    ..module
+                }
+            )),
+            "installed /p/vault/vault.wasm (sha256:ab)\nrecorded in /p/plugins.lock\n\
+             granted: nothing (no network, no environment)\n"
         );
         let reports = [
             InitReport {

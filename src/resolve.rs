@@ -19,7 +19,9 @@ use crate::Secret;
 use crate::error::{Error, FailureReason, MissingPlugin, Origin, TokenFailure};
 use crate::lookup::lookup;
 use crate::plan::{FetchKey, Plan};
-use crate::plugin::discover::SearchPath;
+use crate::plugin::discover::{Kind, SearchPath};
+use crate::plugin::lock::IntegrityError;
+use crate::plugin::modules;
 use crate::plugin::process::Program;
 use crate::plugin::{HostOptions, PluginHost};
 use crate::provider::{Provider, ProviderError, Registry, Source};
@@ -134,6 +136,8 @@ pub(crate) struct Resolver<'a> {
     pub(crate) cache_dir: Option<&'a std::path::Path>,
     /// `--lax`.
     pub(crate) lax: bool,
+    /// cm's environment, of which a WASI plugin sees the variables its lock grants it.
+    pub(crate) env: &'a [(std::ffi::OsString, std::ffi::OsString)],
 }
 
 impl Resolver<'_> {
@@ -165,7 +169,24 @@ impl Resolver<'_> {
         if !missing.is_empty() {
             return Err(Error::PluginNotFound(missing));
         }
-        let wanted = check_integrity(&wanted, self.require_lock, self.cache_dir)?;
+        let (wanted, modules): (Vec<_>, Vec<_>) = wanted
+            .into_iter()
+            .partition(|(_, path)| Kind::of(path) == Kind::Native);
+        let natives = check_integrity(&wanted, self.require_lock, self.cache_dir);
+        let modules = modules::load(&modules, self.require_lock, self.host.calls, self.env);
+        let wanted = match (natives, modules) {
+            (Ok(natives), Ok(modules)) => {
+                for (prefix, provider) in modules {
+                    providers.insert(prefix, provider);
+                }
+                natives
+            }
+            (natives, modules) => {
+                let mut refused = natives.err().unwrap_or_default();
+                refused.extend(modules.err().unwrap_or_default());
+                return Err(Error::PluginRefused(refused));
+            }
+        };
 
         let (host, start_errors) = tokio::select! {
             r = PluginHost::start(wanted, self.host) => r,
@@ -238,9 +259,8 @@ fn check_integrity(
     wanted: &[(String, PathBuf)],
     require_lock: bool,
     cache_dir: Option<&std::path::Path>,
-) -> Result<Vec<(String, Program)>, Error> {
-    let verified = crate::plugin::lock::verify_all(wanted, require_lock, cache_dir)
-        .map_err(Error::PluginRefused)?;
+) -> Result<Vec<(String, Program)>, Vec<IntegrityError>> {
+    let verified = crate::plugin::lock::verify_all(wanted, require_lock, cache_dir)?;
     Ok(verified
         .into_iter()
         .map(|v| {
@@ -358,6 +378,7 @@ mod tests {
             require_lock: false,
             cache_dir: None,
             lax,
+            env: &[],
         }
     }
 
@@ -482,9 +503,11 @@ mod tests {
             e.to_string(),
             format!(
                 "configmanager provider: ( y ) plugin does not exist; looked for:\n  \
-                 /a/.configmanager/plugins/y/{y}\n  /b/.configmanager/plugins/y/{y}\n\
+                 /a/.configmanager/plugins/y/{y}\n  /a/.configmanager/plugins/y/y.wasm\n  \
+                 /b/.configmanager/plugins/y/{y}\n  /b/.configmanager/plugins/y/y.wasm\n\
                  configmanager provider: ( z ) plugin does not exist; looked for:\n  \
-                 /a/.configmanager/plugins/z/{z}\n  /b/.configmanager/plugins/z/{z}",
+                 /a/.configmanager/plugins/z/{z}\n  /a/.configmanager/plugins/z/z.wasm\n  \
+                 /b/.configmanager/plugins/z/{z}\n  /b/.configmanager/plugins/z/z.wasm",
                 z = file("z"),
                 y = file("y"),
             )

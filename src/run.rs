@@ -96,6 +96,7 @@ fn resolver<'a>(config: &'a Config, registry: &'a Registry) -> Resolver<'a> {
         require_lock: config.require_lock,
         cache_dir: config.cache_dir.as_deref(),
         lax: config.lax,
+        env: &config.env,
     }
 }
 
@@ -348,7 +349,11 @@ fn install_base(config: &Config, global: bool) -> Result<std::path::PathBuf, Err
 
 fn plugin_install(config: &Config, args: &PluginInstallArgs) -> Result<(), Error> {
     let base = install_base(config, args.global)?;
-    let done = crate::plugin::manage::install(&args.prefix, &args.from, &base)?;
+    let grants = crate::plugin::manage::Grants {
+        hosts: args.allow_hosts.clone(),
+        env: args.allow_env.clone(),
+    };
+    let done = crate::plugin::manage::install(&args.prefix, &args.from, &base, &grants)?;
     to_stdout(|w| crate::report::installed(w, &done))
 }
 

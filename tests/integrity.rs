@@ -29,7 +29,10 @@ fn install_list_tamper_refuse() {
     );
     p.cm()
         .args(["plugin", "list"])
-        .stdout(format!("ECHO\tlocked\tsha256:{hash}\t{}\n", dest.display()))
+        .stdout(format!(
+            "ECHO\tnative\tlocked\tsha256:{hash}\t{}\n",
+            dest.display()
+        ))
         .success();
 
     p.cm()
@@ -56,7 +59,7 @@ fn install_list_tamper_refuse() {
     p.cm()
         .args(["plugin", "list"])
         .stdout(format!(
-            "ECHO\tMISMATCH (lock has sha256:{hash})\tsha256:{changed}\t{}\n",
+            "ECHO\tnative\tMISMATCH (lock has sha256:{hash})\tsha256:{changed}\t{}\n",
             dest.display()
         ))
         .success();

@@ -25,3 +25,5 @@ mod retrieve;
 mod scan;
 mod signals;
 mod startup;
+#[cfg(feature = "wasi")]
+mod wasi;

@@ -95,7 +95,6 @@ fn a_symlink_at_the_target_is_replaced_never_written_through() {
 fn a_failed_run_leaves_the_existing_file_unchanged() {
     let p = project();
     p.install("echo");
-    let home = p.home().canonicalize().unwrap();
     let failed = "failed to retrieve config item - (ECHO://err), implementation ECHO error: simulated failure for token: err";
     let cases: Vec<(Cm, i32, String)> = vec![
         (
@@ -119,13 +118,7 @@ fn a_failed_run_leaves_the_existing_file_unchanged() {
         (
             p.cm().args(["retrieve", "-t", "AWSSECRETS:///x"]),
             3,
-            format!(
-                "cm: configmanager provider: ( awssecrets ) plugin does not exist; looked for:\n  {}\n  {}\n",
-                p.plugin_file("awssecrets").display(),
-                home.join(".configmanager/plugins/awssecrets")
-                    .join(crate::support::plugin_file_name("awssecrets"))
-                    .display()
-            ),
+            crate::support::missing_plugin_stderr(&p, "awssecrets"),
         ),
         (
             p.cm().args(["retrieve", "-t", "ECHO://x[]"]),

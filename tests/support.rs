@@ -39,16 +39,18 @@ pub fn sha256_file(path: &Path) -> String {
     hash.to_ascii_lowercase()
 }
 
-/// cm's whole stderr for a run of `p` whose one missing plugin is `prefix` (lower case): the
-/// project folder and the temp HOME are the paths tried.
+/// cm's whole stderr for a run of `p` whose one missing plugin is `prefix` (lower case): in the
+/// project folder, then the temp HOME, the native binary and the WASI module are the paths tried.
 pub fn missing_plugin_stderr(p: &Project, prefix: &str) -> String {
     let home = p.home().canonicalize().unwrap();
+    let folder = |base: &Path| base.join(".configmanager/plugins").join(prefix);
+    let local = p.plugin_file(prefix);
+    let local_folder = local.parent().unwrap();
     format!(
-        "cm: configmanager provider: ( {prefix} ) plugin does not exist; looked for:\n  {}\n  {}\n",
-        p.plugin_file(prefix).display(),
-        home.join(".configmanager/plugins")
-            .join(prefix)
-            .join(plugin_file_name(prefix))
-            .display()
+        "cm: configmanager provider: ( {prefix} ) plugin does not exist; looked for:\n  {}\n  {}\n  {}\n  {}\n",
+        local.display(),
+        local_folder.join(format!("{prefix}.wasm")).display(),
+        folder(&home).join(plugin_file_name(prefix)).display(),
+        folder(&home).join(format!("{prefix}.wasm")).display(),
     )
 }

@@ -1,16 +1,97 @@
-//! What the plugin benchmarks share (`benches/host.rs`, `benches/startup.rs`): timing samples and
-//! their medians, installing a plugin the way configmanager lays it out, CPU time from `/proc`,
-//! and the time from spawn to a plugin's first answer through cm's own host.
+//! What the plugin benchmarks share (`benches/host.rs`, `benches/startup.rs`, `benches/wasi.rs`):
+//! whole `cm` runs checked on every run ([`Case`]), timing samples and their medians,
+//! installing a plugin the way configmanager lays it out, CPU time from `/proc`, and the time
+//! from spawn to a plugin's first answer through cm's own host.
 
 #![allow(dead_code)] // each bench uses its own part
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cm::internals::Provider;
 use cm::internals::plugin::file_name;
 use cm::internals::plugin::{HostOptions, PluginHost};
 use futures_util::future::join_all;
+
+/// One way of running cm, checked on every run.
+pub(crate) struct Case {
+    pub(crate) name: String,
+    pub(crate) root: PathBuf,
+    pub(crate) args: Vec<String>,
+    pub(crate) stdin: Vec<u8>,
+    pub(crate) expected: Vec<u8>,
+    pub(crate) env: Vec<(String, String)>,
+    /// Run before each timed run, untimed (e.g. empty the cache).
+    pub(crate) before: Option<Box<dyn Fn()>>,
+}
+
+impl Case {
+    pub(crate) fn new(
+        name: &str,
+        root: &Path,
+        args: &[&str],
+        stdin: String,
+        expected: String,
+    ) -> Case {
+        Case {
+            name: name.into(),
+            root: root.to_path_buf(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            stdin: stdin.into_bytes(),
+            expected: expected.into_bytes(),
+            env: Vec::new(),
+            before: None,
+        }
+    }
+
+    pub(crate) fn env(mut self, key: &str, value: impl Into<String>) -> Case {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// One run of `cm ARGS < stdin` in the case's folder (its current directory and HOME), with
+    /// its own cache folder; spawn to exit.
+    pub(crate) fn run(&self, cm: &Path) -> Duration {
+        if let Some(before) = &self.before {
+            before();
+        }
+        let stdin = self.root.join("stdin");
+        std::fs::write(&stdin, &self.stdin).unwrap();
+        let mut cmd = Command::new(cm);
+        cmd.current_dir(&self.root)
+            .env("HOME", &self.root)
+            .env("CM_CACHE_DIR", self.root.join("cache"))
+            .env_remove("CONFIGMANAGER_DIR")
+            .env_remove("CONFIGMANAGER_LOG")
+            .env_remove("RUST_LOG")
+            .env_remove("CM_TEST_CALL_LOG")
+            .env_remove("CM_REQUIRE_LOCK")
+            .args(&self.args)
+            .stdin(std::fs::File::open(&stdin).unwrap())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let t = Instant::now();
+        let out = cmd.output().unwrap();
+        let elapsed = t.elapsed();
+        assert!(
+            out.status.success(),
+            "{}: cm failed: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout == self.expected,
+            "{}: unexpected output {:?}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        elapsed
+    }
+}
 
 /// An environment variable as a number, else `default`.
 pub(crate) fn env_usize(name: &str, default: usize) -> usize {

@@ -1,6 +1,8 @@
 //! Where plugins live: `<DIR>/.configmanager/plugins/<prefix>/<prefix>-<os>-<arch>`, with Go's
-//! names for os and arch, tried in `$CONFIGMANAGER_DIR`, then the current directory, then the home
-//! directory. Pure path arithmetic plus directory listing; it starts nothing.
+//! names for os and arch, or a WASI module `<prefix>/<prefix>.wasm` beside it, tried in
+//! `$CONFIGMANAGER_DIR`, then the current directory, then the home directory. In each folder a
+//! native binary for this platform wins over a module. Pure path arithmetic plus directory
+//! listing; it starts nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,35 @@ pub(crate) fn go_arch() -> &'static str {
 pub fn file_name(prefix_lower: &str) -> String {
     let exe = if cfg!(windows) { ".exe" } else { "" };
     format!("{prefix_lower}-{}-{}{exe}", go_os(), go_arch())
+}
+
+/// What a plugin file is, told by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// An executable for this platform, started as a go-plugin child process.
+    Native,
+    /// A WASI reactor module, run in-process (`<prefix>.wasm`).
+    Wasm,
+}
+
+impl Kind {
+    /// The kind of the plugin file at `path`, as discovery names them.
+    pub(crate) fn of(path: &Path) -> Kind {
+        if path.extension().is_some_and(|e| e == "wasm") {
+            Kind::Wasm
+        } else {
+            Kind::Native
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Native => "native",
+            Kind::Wasm => "wasm",
+        })
+    }
 }
 
 /// The folders searched, in order: each is a `.configmanager` folder's parent.
@@ -58,10 +89,14 @@ impl SearchPath {
         &self.dirs
     }
 
-    /// Every path tried for `prefix` (any case), in order.
+    /// Every path tried for `prefix` (any case), in order: in each folder the native binary,
+    /// then the WASI module.
     pub(crate) fn candidates(&self, prefix: &str) -> Vec<PathBuf> {
         let lower = prefix.to_ascii_lowercase();
-        self.dirs.iter().map(|d| plugin_path(d, &lower)).collect()
+        self.dirs
+            .iter()
+            .flat_map(|d| [plugin_path(d, &lower), wasm_path(d, &lower)])
+            .collect()
     }
 
     /// Every plugin found on disk as (upper-cased prefix, path); the first folder wins for a
@@ -82,8 +117,14 @@ impl SearchPath {
                     continue;
                 }
                 let upper = name.to_ascii_uppercase();
-                let path = plugin_path(dir, &name.to_ascii_lowercase());
-                if path.is_file() && !found.iter().any(|(p, _)| *p == upper) {
+                if found.iter().any(|(p, _)| *p == upper) {
+                    continue;
+                }
+                let lower = name.to_ascii_lowercase();
+                if let Some(path) = [plugin_path(dir, &lower), wasm_path(dir, &lower)]
+                    .into_iter()
+                    .find(|p| p.is_file())
+                {
                     found.push((upper, path));
                 }
             }
@@ -99,6 +140,14 @@ pub(crate) fn plugin_path(dir: &Path, prefix_lower: &str) -> PathBuf {
         .join("plugins")
         .join(prefix_lower)
         .join(file_name(prefix_lower))
+}
+
+/// `<dir>/.configmanager/plugins/<prefix>/<prefix>.wasm`.
+pub(crate) fn wasm_path(dir: &Path, prefix_lower: &str) -> PathBuf {
+    dir.join(".configmanager")
+        .join("plugins")
+        .join(prefix_lower)
+        .join(format!("{prefix_lower}.wasm"))
 }
 
 #[cfg(test)]
@@ -118,7 +167,7 @@ mod tests {
         assert_eq!(sp.dirs(), [PathBuf::from("/a"), PathBuf::from("/b")]);
         let c = sp.candidates("AWSSECRETS");
         assert!(c[0].starts_with("/a/.configmanager/plugins/awssecrets/"));
-        assert!(c[1].starts_with("/b/.configmanager/plugins/awssecrets/"));
+        assert!(c[2].starts_with("/b/.configmanager/plugins/awssecrets/"));
     }
 
     #[test]
@@ -144,7 +193,40 @@ mod tests {
         // A missing plugin is reported with every path tried, in search order.
         assert_eq!(
             sp.candidates("NOPE"),
-            vec![plugin_path(a.path(), "nope"), plugin_path(b.path(), "nope")]
+            vec![
+                plugin_path(a.path(), "nope"),
+                wasm_path(a.path(), "nope"),
+                plugin_path(b.path(), "nope"),
+                wasm_path(b.path(), "nope")
+            ]
         );
+    }
+
+    #[test]
+    fn a_native_binary_wins_over_a_module_in_its_folder_not_over_an_earlier_folder() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        for p in [
+            wasm_path(a.path(), "vault"),
+            plugin_path(b.path(), "vault"),
+            plugin_path(b.path(), "both"),
+            wasm_path(b.path(), "both"),
+            wasm_path(b.path(), "mod"),
+        ] {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, b"").unwrap();
+        }
+        let sp = SearchPath::new(Some(a.path().into()), Some(b.path().into()), None);
+        let found = sp.discover();
+        assert_eq!(
+            found,
+            vec![
+                ("BOTH".to_string(), plugin_path(b.path(), "both")),
+                ("MOD".to_string(), wasm_path(b.path(), "mod")),
+                ("VAULT".to_string(), wasm_path(a.path(), "vault")),
+            ]
+        );
+        let kinds: Vec<Kind> = found.iter().map(|(_, p)| Kind::of(p)).collect();
+        assert_eq!(kinds, [Kind::Native, Kind::Wasm, Kind::Wasm]);
     }
 }

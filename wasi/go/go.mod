@@ -1,0 +1,4 @@
+module cm/wasi
+
+// 1.24: //go:wasmexport, which makes a reactor module's exports.
+go 1.24
