@@ -30,7 +30,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use cm::internals::plugin::HostOptions;
-use support::{Case, Samples, env_usize, install, ms, time_to_ready};
+use support::{Case, Samples, cm_install, env_usize, install, ms, time_to_ready};
 
 const CM: &str = env!("CARGO_BIN_EXE_cm");
 const TEST_PLUGIN: &str = env!("CARGO_BIN_EXE_cm-test-plugin");
@@ -80,25 +80,6 @@ fn settle(paths: &[PathBuf]) {
             std::thread::sleep(wait);
         }
     }
-}
-
-fn cm_install(cm: &Path, root: &Path, prefix: &str, from: &Path) -> PathBuf {
-    let out = Command::new(cm)
-        .current_dir(root)
-        .env("HOME", root)
-        .env_remove("CONFIGMANAGER_DIR")
-        .args(["plugin", "install", prefix, "--from"])
-        .arg(from)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cm plugin install: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    root.join(".configmanager/plugins")
-        .join(prefix)
-        .join(cm::internals::plugin::file_name(prefix))
 }
 
 /// Floors: the plugin's own start, no cm process.

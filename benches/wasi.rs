@@ -18,56 +18,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use support::{Case, Samples, env_usize, ms};
+use support::{Case, Samples, cm_install, env_usize, ms};
 
 const CM: &str = env!("CARGO_BIN_EXE_cm");
 const TEST_PLUGIN: &str = env!("CARGO_BIN_EXE_cm-test-plugin");
-
-/// Answers every token with its input JSON.
-const ECHO_WAT: &str = r#"(module
-  (memory (export "memory") 1)
-  (global $next (mut i32) (i32.const 1024))
-  (func (export "allocate") (param $size i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $next))
-    (global.set $next
-      (i32.and (i32.add (i32.add (global.get $next) (local.get $size)) (i32.const 7))
-               (i32.const -8)))
-    (block $fits
-      (br_if $fits (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
-      (br_if $fits
-        (i32.ne (memory.grow (i32.add (i32.shr_u (global.get $next) (i32.const 16)) (i32.const 1)))
-                (i32.const -1)))
-      (return (i32.const 0)))
-    (local.get $p))
-  (func (export "deallocate") (param i32 i32))
-  (func (export "strategy_token_value")
-    (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (param $lenp i32)
-    (result i32)
-    (i32.store (local.get $lenp) (local.get $len))
-    (if (i32.gt_u (local.get $len) (local.get $cap)) (then (return (i32.const -1))))
-    (memory.copy (local.get $out) (local.get $in) (local.get $len))
-    (i32.const 0)))
-"#;
-
-fn cm_install(cm: &Path, root: &Path, prefix: &str, from: &Path) {
-    let out = Command::new(cm)
-        .current_dir(root)
-        .env("HOME", root)
-        .env_remove("CONFIGMANAGER_DIR")
-        .args(["plugin", "install", prefix, "--from"])
-        .arg(from)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cm plugin install {prefix}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn row(name: &str, s: &Samples, vs: &str) {
     println!(
@@ -99,10 +55,14 @@ fn main() {
     std::fs::copy(CM, &cm).unwrap();
     let cm = cm.as_path();
     let wat = root.join("echo-wat.wasm");
-    std::fs::write(&wat, wat::parse_str(ECHO_WAT).unwrap()).unwrap();
-    cm_install(cm, root, "wecho", &wat);
-    cm_install(cm, root, "gecho", &go_echo);
-    cm_install(cm, root, "echo", Path::new(TEST_PLUGIN));
+    std::fs::write(&wat, wat::parse_str(cm_testkit::ECHO_WAT).unwrap()).unwrap();
+    for (prefix, from) in [
+        ("wecho", wat.as_path()),
+        ("gecho", &go_echo),
+        ("echo", Path::new(TEST_PLUGIN)),
+    ] {
+        cm_install(cm, root, prefix, from);
+    }
 
     let many = 1000;
     let template: String = (0..many).map(|i| format!("GECHO://k{i}\n")).collect();

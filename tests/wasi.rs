@@ -7,39 +7,23 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::Command;
 
-use crate::support::{Project, emulator, project, require_tool, unique, url_address};
-
-/// A module that answers every token with its own input JSON: what cm sent is what comes back.
-const ECHO_WAT: &str = r#"(module
-  (memory (export "memory") 1)
-  (global $next (mut i32) (i32.const 1024))
-  (func (export "allocate") (param $size i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $next))
-    (global.set $next
-      (i32.and (i32.add (i32.add (global.get $next) (local.get $size)) (i32.const 7))
-               (i32.const -8)))
-    (block $fits
-      (br_if $fits (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
-      (br_if $fits
-        (i32.ne (memory.grow (i32.add (i32.shr_u (global.get $next) (i32.const 16)) (i32.const 1)))
-                (i32.const -1)))
-      (return (i32.const 0)))
-    (local.get $p))
-  (func (export "deallocate") (param i32 i32))
-  (func (export "strategy_token_value")
-    (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (param $lenp i32)
-    (result i32)
-    (i32.store (local.get $lenp) (local.get $len))
-    (if (i32.gt_u (local.get $len) (local.get $cap)) (then (return (i32.const -1))))
-    (memory.copy (local.get $out) (local.get $in) (local.get $len))
-    (i32.const 0)))
-"#;
+use crate::support::{ECHO_WAT, Project, emulator, project, require_tool, unique, url_address};
 
 fn echo_module(p: &Project) -> std::path::PathBuf {
     p.write("echo.wasm", wat::parse_str(ECHO_WAT).unwrap())
+}
+
+/// `cm plugin install PREFIX --from FROM GRANTS...`, which must succeed.
+fn install_module(p: &Project, prefix: &str, from: &Path, grants: &[&str]) {
+    p.cm()
+        .args(["plugin", "install", prefix, "--from"])
+        .arg(from)
+        .args(grants)
+        .stdout_unchecked()
+        .success();
 }
 
 fn module_path(p: &Project, prefix: &str) -> std::path::PathBuf {
@@ -105,11 +89,7 @@ fn install_lock_list_and_resolve_through_a_module() {
 fn many_tokens_share_a_bounded_pool() {
     let p = project();
     let from = echo_module(&p);
-    p.cm()
-        .args(["plugin", "install", "echo", "--from"])
-        .arg(&from)
-        .stdout_unchecked()
-        .success();
+    install_module(&p, "echo", &from, &[]);
     let template: String = (0..300).map(|i| format!("ECHO://k{i}|token\n")).collect();
     let expected: String = (0..300).map(|i| format!("k{i}\n")).collect();
     p.cm()
@@ -123,11 +103,7 @@ fn many_tokens_share_a_bounded_pool() {
 fn a_tampered_module_is_refused() {
     let p = project();
     let from = echo_module(&p);
-    p.cm()
-        .args(["plugin", "install", "echo", "--from"])
-        .arg(&from)
-        .stdout_unchecked()
-        .success();
+    install_module(&p, "echo", &from, &[]);
     let dest = module_path(&p, "echo");
     let hash = crate::support::sha256_file(&dest);
     let mut bytes = std::fs::read(&dest).unwrap();
@@ -274,11 +250,7 @@ fn no_process_is_started_for_a_wasi_plugin() {
     }
     let p = project();
     let from = echo_module(&p);
-    p.cm()
-        .args(["plugin", "install", "echo", "--from"])
-        .arg(&from)
-        .stdout_unchecked()
-        .success();
+    install_module(&p, "echo", &from, &[]);
     p.cm()
         .args([
             "plugin",
@@ -335,23 +307,17 @@ fn the_go_vault_example_reads_openbao_through_the_granted_host() {
         r#"{"user":"u","pw":"two","port":5432}"#,
     );
     let host = url_address(&addr).unwrap();
-    let p = Project::new(crate::support::CM)
-        .env("VAULT_ADDR", &addr)
-        .env("VAULT_TOKEN", &token)
-        .env_remove("VAULT_NAMESPACE");
-    p.cm()
-        .args(["plugin", "install", "vault", "--from"])
-        .arg(&module)
-        .args([
-            "--allow-host",
-            &host,
-            "--allow-env",
-            "VAULT_ADDR",
-            "--allow-env",
-            "VAULT_TOKEN",
-        ])
-        .stdout_unchecked()
-        .success();
+    // A project with the module installed with `grants`.
+    let installed = |grants: &[&str]| {
+        let p = Project::new(crate::support::CM)
+            .env("VAULT_ADDR", &addr)
+            .env("VAULT_TOKEN", &token)
+            .env_remove("VAULT_NAMESPACE");
+        install_module(&p, "vault", &module, grants);
+        p
+    };
+    let all = ["--allow-env", "VAULT_ADDR", "--allow-env", "VAULT_TOKEN"];
+    let p = installed(&[&all[..], &["--allow-host", &host]].concat());
     p.cm()
         .arg("insert")
         .stdin(format!(
@@ -359,49 +325,49 @@ fn the_go_vault_example_reads_openbao_through_the_granted_host() {
         ))
         .stdout("pw=two old=one port=5432\n")
         .success();
+    // One token's failure, as cm prints it for input `x=TOKEN`.
+    let failed = |token: &str, why: &str| {
+        format!(
+            "cm: <stdin>:1:3: failed to retrieve config item - ({token}), WASI plugin VAULT: {why}\n\
+             token not found: 1 of 1 token(s) could not be resolved\n"
+        )
+    };
     // A missing secret keeps the store's reason.
     let gone = format!("VAULT://secret___{path}-not|pw");
     p.cm()
         .arg("insert")
         .stdin(format!("x={gone}\n"))
-        .stderr_contains(format!(
-            "cm: <stdin>:1:3: failed to retrieve config item - ({gone}), WASI plugin VAULT: failed to retrieve config item: "
+        .stderr(failed(
+            &gone,
+            &format!(
+                "failed to retrieve config item: secret \"{path}-not\" in mount \"secret\" not found (HTTP 404)"
+            ),
         ))
-        .stderr_contains("404")
         .failure(1);
 
-    // Installed again without the host grant: the request is refused by cm, not sent.
-    let p2 = Project::new(crate::support::CM)
-        .env("VAULT_ADDR", &addr)
-        .env("VAULT_TOKEN", &token);
-    p2.cm()
-        .args(["plugin", "install", "vault", "--from"])
-        .arg(&module)
-        .args(["--allow-env", "VAULT_ADDR", "--allow-env", "VAULT_TOKEN"])
-        .stdout_unchecked()
-        .success();
+    // Installed without the host grant: the request is refused by cm, not sent.
     let t = format!("VAULT://secret___{path}|pw");
-    p2.cm()
+    installed(&all)
+        .cm()
         .arg("insert")
         .stdin(format!("x={t}\n"))
-        .stderr_contains(format!("host {host} is not allowed"))
+        .stderr(failed(
+            &t,
+            &format!(
+                "failed to retrieve config item: Get \"{addr}/v1/secret/data/{path}\": cm: host not allowed: host {host} is not allowed"
+            ),
+        ))
         .failure(1);
 
     // Without the environment grant the module cannot see its settings.
-    let p3 = Project::new(crate::support::CM)
-        .env("VAULT_ADDR", &addr)
-        .env("VAULT_TOKEN", &token);
-    p3.cm()
-        .args(["plugin", "install", "vault", "--from"])
-        .arg(&module)
-        .args(["--allow-host", &host])
-        .stdout_unchecked()
-        .success();
-    p3.cm()
+    installed(&["--allow-host", &host])
+        .cm()
         .arg("insert")
         .stdin(format!("x={t}\n"))
-        .stderr_contains("WASI plugin VAULT: failed to initialize the client: ")
-        .stderr_contains("VAULT_ADDR")
+        .stderr(failed(
+            &t,
+            "failed to initialize the client: VAULT_ADDR is not set (or not granted: cm plugin install --allow-env VAULT_ADDR)",
+        ))
         .failure(1);
 }
 
@@ -409,17 +375,18 @@ fn the_go_vault_example_reads_openbao_through_the_granted_host() {
 fn a_module_is_found_after_a_native_binary_of_its_folder() {
     let p = project();
     let from = echo_module(&p);
-    p.cm()
-        .args(["plugin", "install", "echo", "--from"])
-        .arg(&from)
-        .stdout_unchecked()
-        .success();
+    install_module(&p, "echo", &from, &[]);
     // The native test plugin in the same folder wins (its echo answers `path->metadata`), and
     // the lock, which approves only the module, refuses it.
-    p.install("echo");
+    let native = p.install("echo");
     p.cm()
         .arg("insert")
         .stdin("ECHO://a")
-        .stderr_contains("is not in the lock file")
+        .stderr(format!(
+            "cm: providers not initialised, plugin {} (sha256:{}) is not in the lock file {}; approve it with `cm plugin install`\n",
+            native.display(),
+            crate::support::sha256_file(&native),
+            p.dir().join(".configmanager/plugins.lock").display()
+        ))
         .failure(3);
 }

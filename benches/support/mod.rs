@@ -93,6 +93,27 @@ impl Case {
     }
 }
 
+/// `cm plugin install PREFIX --from FROM` in `root` (its current directory and HOME); the path
+/// of the installed native plugin (a WASI module goes to `<prefix>/<prefix>.wasm` instead).
+pub(crate) fn cm_install(cm: &Path, root: &Path, prefix: &str, from: &Path) -> PathBuf {
+    let out = Command::new(cm)
+        .current_dir(root)
+        .env("HOME", root)
+        .env_remove("CONFIGMANAGER_DIR")
+        .args(["plugin", "install", prefix, "--from"])
+        .arg(from)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cm plugin install {prefix}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    root.join(".configmanager/plugins")
+        .join(prefix)
+        .join(file_name(prefix))
+}
+
 /// An environment variable as a number, else `default`.
 pub(crate) fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

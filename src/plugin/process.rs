@@ -382,8 +382,9 @@ async fn forward_stderr(stderr: impl AsyncRead + Unpin, name: String, tail: Stde
     }
 }
 
-/// Re-logs one classified stderr line under the plugin's name.
-fn emit(entry: &LogLine, plugin: &str) {
+/// Re-logs one classified stderr line under the plugin's name (a WASI module's stdout and
+/// stderr lines too).
+pub(crate) fn emit(entry: &LogLine, plugin: &str) {
     use tracing::Level;
     let (m, f) = (&entry.message, &entry.fields);
     match entry.level {

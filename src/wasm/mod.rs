@@ -26,7 +26,7 @@ mod tests;
 
 use std::ffi::OsString;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmi::{
@@ -90,7 +90,9 @@ impl std::fmt::Debug for WasmPlugin {
 
 struct Shared {
     template: Template,
-    idle: Mutex<Vec<Slot>>,
+    pool: Mutex<Pool>,
+    /// Signalled when an instance goes back to the pool or a creation ends.
+    changed: Condvar,
     permits: Arc<tokio::sync::Semaphore>,
     live: Arc<AtomicUsize>,
     /// Most instances alive at once so far, and instances made in all (tests check both).
@@ -98,6 +100,13 @@ struct Shared {
     peak: Arc<AtomicUsize>,
     #[cfg_attr(not(test), allow(dead_code))]
     created: AtomicUsize,
+}
+
+/// The instances not in use, and whether one is being made.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Slot>,
+    creating: bool,
 }
 
 /// An instance counted as alive until dropped.
@@ -175,7 +184,8 @@ impl WasmPlugin {
                     http: Arc::new(HttpContext::new(grants, roots)),
                     limits,
                 },
-                idle: Mutex::new(Vec::new()),
+                pool: Mutex::new(Pool::default()),
+                changed: Condvar::new(),
                 permits: Arc::new(tokio::sync::Semaphore::new(concurrency)),
                 live: Arc::new(AtomicUsize::new(0)),
                 peak: Arc::new(AtomicUsize::new(0)),
@@ -190,24 +200,25 @@ impl Shared {
     fn token(&self, input: &[u8], runtime: tokio::runtime::Handle) -> Result<String, WasmFailure> {
         let mut budget = Budget::new(&self.template.limits, Some(runtime));
         for fresh_retry in [false, true] {
-            let idle = self.idle.lock().expect("not poisoned").pop();
-            let mut slot = match idle {
-                Some(slot) => slot,
-                None => self.create(&mut budget)?,
+            let mut slot = if fresh_retry {
+                self.create(&mut budget)?
+            } else {
+                self.acquire(&mut budget)?
             };
             slot.instance.begin(&budget);
             match slot.instance.token_value(input, &mut budget) {
                 Ok(Ok(Attempt::Value(value))) => {
-                    self.idle.lock().expect("not poisoned").push(slot);
+                    self.release(slot);
                     return Ok(value);
                 }
                 Ok(Err(failure)) => {
-                    self.idle.lock().expect("not poisoned").push(slot);
+                    self.release(slot);
                     return Err(failure);
                 }
                 Ok(Ok(Attempt::ArenaFull)) => {
                     // A bump arena never gives memory back: this instance is spent.
                     drop(slot);
+                    self.changed.notify_all();
                     if fresh_retry {
                         return Err(WasmFailure::ArenaFull);
                     }
@@ -217,10 +228,50 @@ impl Shared {
                         "allocate returned 0: retrying on a fresh instance"
                     );
                 }
-                Err(failure) => return Err(failure),
+                Err(failure) => {
+                    drop(slot);
+                    self.changed.notify_all();
+                    return Err(failure);
+                }
             }
         }
         unreachable!("the loop returns on its second pass")
+    }
+
+    /// An idle instance, else a new one. Instances are made one at a time, and a token that
+    /// finds one being made waits for whichever instance is free first: making a Go instance
+    /// (its runtime's start) costs tens of milliseconds of CPU, far more than a call, so a burst
+    /// of tokens grows the pool only as far as calls really overlap (a plugin that waits on
+    /// its store), not to `concurrency` at once.
+    fn acquire(&self, budget: &mut Budget) -> Result<Slot, WasmFailure> {
+        let mut pool = self.pool.lock().expect("not poisoned");
+        loop {
+            if let Some(slot) = pool.idle.pop() {
+                return Ok(slot);
+            }
+            if !pool.creating {
+                pool.creating = true;
+                drop(pool);
+                let made = self.create(budget);
+                self.pool.lock().expect("not poisoned").creating = false;
+                self.changed.notify_all();
+                return made;
+            }
+            let Some(left) = budget.remaining() else {
+                return Err(budget.timed_out());
+            };
+            pool = self
+                .changed
+                .wait_timeout(pool, left)
+                .expect("not poisoned")
+                .0;
+        }
+    }
+
+    /// Puts an instance back for the next token.
+    fn release(&self, slot: Slot) {
+        self.pool.lock().expect("not poisoned").idle.push(slot);
+        self.changed.notify_one();
     }
 
     /// A new instance, counted as alive. The caller holds a permit and the idle list was

@@ -135,7 +135,14 @@ impl Budget {
         }
     }
 
-    fn timed_out(&self) -> WasmFailure {
+    /// The time left before the deadline, if any.
+    pub(super) fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+
+    pub(super) fn timed_out(&self) -> WasmFailure {
         WasmFailure::Timeout {
             after: self.timeout,
         }

@@ -402,6 +402,41 @@ async fn the_pool_never_exceeds_concurrency() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_quick_calls_does_not_make_an_instance_per_permit() {
+    // `_initialize` sleeps 50 ms (as a Go runtime's start costs tens of milliseconds) and a call
+    // is instant: instances are made one at a time, and the tokens waiting meanwhile take the
+    // first free instance, so 40 tokens at concurrency 8 need far fewer than 8 instances.
+    let extra = r#"
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (func (export "_initialize")
+    (i64.store (i32.const 256) (i64.const 7))
+    (i32.store8 (i32.const 264) (i32.const 0))
+    (i32.store (i32.const 272) (i32.const 1))
+    (i64.store (i32.const 280) (i64.const 50000000))
+    (i64.store (i32.const 288) (i64.const 0))
+    (i32.store16 (i32.const 296) (i32.const 0))
+    (drop (call $poll (i32.const 256) (i32.const 320) (i32.const 1) (i32.const 360))))"#;
+    let plugin = Arc::new(load(
+        &module(extra, ECHO),
+        Limits::new(8, Duration::from_secs(10)),
+    ));
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let plugin = plugin.clone();
+            tokio::spawn(async move { fetch(&plugin, &format!("p{i}"), "").await })
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        assert_eq!(
+            task.await.unwrap().unwrap(),
+            format!(r#"{{"token":"p{i}","version":""}}"#)
+        );
+    }
+    let created = plugin.shared.created.load(Ordering::SeqCst);
+    assert!((1..8).contains(&created), "{created} instances made");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_sleep_past_the_deadline_times_out() {
     let extra = r#"
   (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))"#;

@@ -465,15 +465,7 @@ impl StdStream {
             return;
         }
         let entry = cm_plugin_sdk::hclog::LogLine::parse(line, &mut self.panicking);
-        let (m, f) = (&entry.message, &entry.fields);
-        use tracing::Level;
-        match entry.level {
-            Level::TRACE => tracing::trace!(target: "cm::plugin", plugin, "{m} {f}"),
-            Level::DEBUG => tracing::debug!(target: "cm::plugin", plugin, "{m} {f}"),
-            Level::INFO => tracing::info!(target: "cm::plugin", plugin, "{m} {f}"),
-            Level::WARN => tracing::warn!(target: "cm::plugin", plugin, "{m} {f}"),
-            _ => tracing::error!(target: "cm::plugin", plugin, "{m} {f}"),
-        }
+        crate::plugin::process::emit(&entry, plugin);
     }
 }
 

@@ -48,4 +48,4 @@ pub use project::{Project, plugin_pids_under, wait_until};
 pub use proxy::CountingProxy;
 pub use run::{Cm, Output};
 pub use skip::{require, require_tool};
-pub use wasi_go::{WASI_GO_HINT, build_wasi_example, wasi_go, wasi_go_dir};
+pub use wasi_go::{ECHO_WAT, WASI_GO_HINT, build_wasi_example, wasi_go, wasi_go_dir};
