@@ -26,27 +26,57 @@ pub fn go_fixtures() -> Option<&'static (PathBuf, PathBuf)> {
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"));
         let out = target.join("go-fixtures");
-        let status = Command::new("bash")
-            .arg(root.join("tests/go/build.sh"))
-            .arg(&out)
-            .status()
-            .expect("run bash tests/go/build.sh");
-        assert!(status.success(), "tests/go/build.sh failed");
-        (out.join("go-plugin"), out.join("go-host"))
+        let built = (out.join("go-plugin"), out.join("go-host"));
+        // Every plugin crate's test process asks for them; a build costs tens of seconds even
+        // with Go's cache warm (the gRPC link), so binaries newer than every source are kept.
+        if !up_to_date(&[&built.0, &built.1], &root.join("tests/go")) {
+            let status = Command::new("bash")
+                .arg(root.join("tests/go/build.sh"))
+                .arg(&out)
+                .status()
+                .expect("run bash tests/go/build.sh");
+            assert!(status.success(), "tests/go/build.sh failed");
+        }
+        built
     }))
 }
 
+/// Whether every file in `outputs` exists and is newer than every file under `sources`.
+fn up_to_date(outputs: &[&Path], sources: &Path) -> bool {
+    fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+        let mut latest = std::fs::metadata(dir).ok()?.modified().ok()?;
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let meta = entry.metadata().ok()?;
+            let time = if meta.is_dir() {
+                newest(&entry.path())?
+            } else {
+                meta.modified().ok()?
+            };
+            latest = latest.max(time);
+        }
+        Some(latest)
+    }
+    let Some(sources) = newest(sources) else {
+        return false;
+    };
+    outputs.iter().all(|o| {
+        std::fs::metadata(o)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t > sources)
+    })
+}
+
 /// The Go host, started with `plugin` and asked for `token` (with `metadata`) `calls` times at
-/// once; `env` is added to its environment, which the plugin inherits. `None` when Go is
-/// missing (see [`go_fixtures`]). The host prints one value per line, or `gohost: <error>` on
-/// stderr and exits 1.
+/// once; `env` is added to its environment, which the plugin inherits. Its whole output, as
+/// `(exit code, stdout, stderr)`, or `None` when Go is missing (see [`go_fixtures`]). The host
+/// prints one value per line, or `gohost: <error>` on stderr and exits 1.
 pub fn go_host_values(
     plugin: &Path,
     token: &str,
     metadata: &str,
     calls: usize,
     env: &[(&str, &str)],
-) -> Option<std::process::Output> {
+) -> Option<(Option<i32>, String, String)> {
     let (_, host) = go_fixtures()?;
     let mut command = Command::new(host);
     command
@@ -58,7 +88,12 @@ pub fn go_host_values(
     if !metadata.is_empty() {
         command.arg(metadata);
     }
-    Some(command.output().expect("run the Go host"))
+    let out = command.output().expect("run the Go host");
+    Some((
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
 }
 
 /// Checks that the plugin binary answers `--version` as configmanager's plugins do: one line on

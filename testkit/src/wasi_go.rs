@@ -174,6 +174,35 @@ pub fn build_wasi_example(name: &str) -> Option<PathBuf> {
     Some(out)
 }
 
+/// A WASI plugin module in WAT (compile it with the `wat` crate) that answers every token with
+/// its own input JSON, so what cm sent is what comes back: a bump `allocate` that grows memory,
+/// a no-op `deallocate`, and the -1 answer when the output buffer is too small.
+pub const ECHO_WAT: &str = r#"(module
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "allocate") (param $size i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $next))
+    (global.set $next
+      (i32.and (i32.add (i32.add (global.get $next) (local.get $size)) (i32.const 7))
+               (i32.const -8)))
+    (block $fits
+      (br_if $fits (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
+      (br_if $fits
+        (i32.ne (memory.grow (i32.add (i32.shr_u (global.get $next) (i32.const 16)) (i32.const 1)))
+                (i32.const -1)))
+      (return (i32.const 0)))
+    (local.get $p))
+  (func (export "deallocate") (param i32 i32))
+  (func (export "strategy_token_value")
+    (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (param $lenp i32)
+    (result i32)
+    (i32.store (local.get $lenp) (local.get $len))
+    (if (i32.gt_u (local.get $len) (local.get $cap)) (then (return (i32.const -1))))
+    (memory.copy (local.get $out) (local.get $in) (local.get $len))
+    (i32.const 0)))
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,32 +381,3 @@ mod tests {
         }
     }
 }
-
-/// A WASI plugin module in WAT (compile it with the `wat` crate) that answers every token with
-/// its own input JSON, so what cm sent is what comes back: a bump `allocate` that grows memory,
-/// a no-op `deallocate`, and the -1 answer when the output buffer is too small.
-pub const ECHO_WAT: &str = r#"(module
-  (memory (export "memory") 1)
-  (global $next (mut i32) (i32.const 1024))
-  (func (export "allocate") (param $size i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $next))
-    (global.set $next
-      (i32.and (i32.add (i32.add (global.get $next) (local.get $size)) (i32.const 7))
-               (i32.const -8)))
-    (block $fits
-      (br_if $fits (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
-      (br_if $fits
-        (i32.ne (memory.grow (i32.add (i32.shr_u (global.get $next) (i32.const 16)) (i32.const 1)))
-                (i32.const -1)))
-      (return (i32.const 0)))
-    (local.get $p))
-  (func (export "deallocate") (param i32 i32))
-  (func (export "strategy_token_value")
-    (param $in i32) (param $len i32) (param $out i32) (param $cap i32) (param $lenp i32)
-    (result i32)
-    (i32.store (local.get $lenp) (local.get $len))
-    (if (i32.gt_u (local.get $len) (local.get $cap)) (then (return (i32.const -1))))
-    (memory.copy (local.get $out) (local.get $in) (local.get $len))
-    (i32.const 0)))
-"#;

@@ -430,15 +430,12 @@ fn loads_in_a_go_host() {
     let Some(out) = go_host_values(plugin, secret, "version=1", 3, &env) else {
         return;
     };
-    assert_eq!(
-        go_output(&out),
-        (Some(0), "first\n".repeat(3), String::new())
-    );
+    assert_eq!(out, (Some(0), "first\n".repeat(3), String::new()));
     let out = go_host_values(plugin, secret, "", 1, &env).unwrap();
-    assert_eq!(go_output(&out), (Some(0), "second\n".into(), String::new()));
+    assert_eq!(out, (Some(0), "second\n".into(), String::new()));
     let out = go_host_values(plugin, "projects/demo/secrets/nope", "", 1, &env).unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, _, stderr) = out;
+    assert_eq!(code, Some(1));
     assert!(
         stderr.starts_with(
             "gohost: rpc error: code = Unknown desc = failed to retrieve config item: "
@@ -446,13 +443,4 @@ fn loads_in_a_go_host() {
         "{stderr}"
     );
     assert_eq!(fake.access_calls(), 5, "{:#?}", fake.requests());
-}
-
-/// The Go host's whole output: `(exit code, stdout, stderr)`.
-fn go_output(out: &std::process::Output) -> (Option<i32>, String, String) {
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }

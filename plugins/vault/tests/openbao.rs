@@ -458,18 +458,15 @@ async fn loads_in_a_go_host() {
     let Some(out) = go_host_values(Path::new(PLUGIN), &secret, "version=1", 3, &env) else {
         return;
     };
-    assert_eq!(
-        go_output(&out),
-        (Some(0), "{\"k\":\"one\"}\n".repeat(3), String::new())
-    );
+    assert_eq!(out, (Some(0), "{\"k\":\"one\"}\n".repeat(3), String::new()));
     let out = go_host_values(Path::new(PLUGIN), &secret, "", 1, &env).unwrap();
     assert_eq!(
-        go_output(&out),
+        out,
         (Some(0), "{\"k\":\"two\",\"n\":2}\n".into(), String::new())
     );
     let out = go_host_values(Path::new(PLUGIN), &format!("{secret}-not"), "", 1, &env).unwrap();
     assert_eq!(
-        go_output(&out),
+        out,
         (
             Some(1),
             String::new(),
@@ -478,13 +475,4 @@ async fn loads_in_a_go_host() {
             )
         )
     );
-}
-
-/// The Go host's whole output: `(exit code, stdout, stderr)`.
-fn go_output(out: &std::process::Output) -> (Option<i32>, String, String) {
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
