@@ -304,7 +304,7 @@ fn the_go_vault_example_reads_openbao_through_the_granted_host() {
         &addr,
         &token,
         &path,
-        r#"{"user":"u","pw":"two","port":5432}"#,
+        r#"{"user":"u","pw":"s3cr3t-two","port":5432}"#,
     );
     let host = url_address(&addr).unwrap();
     // A project with the module installed with `grants`.
@@ -323,8 +323,23 @@ fn the_go_vault_example_reads_openbao_through_the_granted_host() {
         .stdin(format!(
             "pw=VAULT://secret___{path}|pw old=VAULT://secret___{path}|pw[version=1] port=VAULT://secret___{path}|port\n"
         ))
-        .stdout("pw=two old=one port=5432\n")
+        .stdout("pw=s3cr3t-two old=one port=5432\n")
         .success();
+    // `-v` shows each request, never the token sent or the secret received.
+    let logged = p
+        .cm()
+        .args(["-v", "insert"])
+        .stdin(format!("pw=VAULT://secret___{path}|pw\n"))
+        .stdout("pw=s3cr3t-two\n")
+        .stderr_contains(format!(
+            "http request plugin=\"VAULT\" method=GET url={addr}/v1/secret/data/{path} status=200"
+        ))
+        .success();
+    assert!(
+        !logged.stderr.contains(&token) && !logged.stderr.contains("s3cr3t"),
+        "{}",
+        logged.stderr
+    );
     // One token's failure, as cm prints it for input `x=TOKEN`.
     let failed = |token: &str, why: &str| {
         format!(

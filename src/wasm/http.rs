@@ -309,7 +309,7 @@ fn perform(
     let checked = match check(record, &http.grants) {
         Ok(checked) => checked,
         Err(outcome) => {
-            tracing::debug!(target: "cm::wasm", plugin, code = outcome.code, "http request refused");
+            tracing::info!(target: "cm::wasm", plugin, code = outcome.code, "http request refused");
             return outcome;
         }
     };
@@ -346,7 +346,7 @@ fn perform(
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match sent {
         Ok((parts, body)) => {
-            tracing::debug!(
+            tracing::info!(
                 target: "cm::wasm",
                 plugin,
                 %method,
@@ -375,7 +375,7 @@ fn perform(
             }
         }
         Err(why) => {
-            tracing::debug!(
+            tracing::info!(
                 target: "cm::wasm",
                 plugin,
                 %method,
