@@ -30,7 +30,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use cm::internals::plugin::HostOptions;
-use support::{Case, Samples, cm_install, env_usize, install, ms, time_to_ready};
+use support::{Case, Samples, cm_install, env_usize, install, ratio, row, time_to_ready, verdict};
 
 const CM: &str = env!("CARGO_BIN_EXE_cm");
 const TEST_PLUGIN: &str = env!("CARGO_BIN_EXE_cm-test-plugin");
@@ -88,23 +88,6 @@ struct Floor {
     wanted: Vec<(String, PathBuf)>,
     path: String,
     expected: Vec<u8>,
-}
-
-fn row(name: &str, s: &Samples, vs: &str) {
-    println!(
-        "  {name:<52} {:>10} {:>10} {:>10}  {vs}",
-        ms(s.median()),
-        ms(s.min()),
-        ms(s.max())
-    );
-}
-
-fn ratio(a: &Samples, b: &Samples) -> f64 {
-    a.median().as_secs_f64() / b.median().as_secs_f64()
-}
-
-fn verdict(r: f64, target: f64) -> &'static str {
-    if r <= target { "met" } else { "NOT met" }
 }
 
 /// Where `cm-plugin-awsparamstr` is: `CM_BENCH_AWSPARAMSTR`, else beside the `cm` this bench

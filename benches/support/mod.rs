@@ -114,6 +114,26 @@ pub(crate) fn cm_install(cm: &Path, root: &Path, prefix: &str, from: &Path) -> P
         .join(file_name(prefix))
 }
 
+/// One result line: name, median, min, max, and what it is compared with.
+pub(crate) fn row(name: &str, s: &Samples, vs: &str) {
+    println!(
+        "  {name:<52} {:>10} {:>10} {:>10}  {vs}",
+        ms(s.median()),
+        ms(s.min()),
+        ms(s.max())
+    );
+}
+
+/// `a`'s median over `b`'s.
+pub(crate) fn ratio(a: &Samples, b: &Samples) -> f64 {
+    a.median().as_secs_f64() / b.median().as_secs_f64()
+}
+
+/// Whether `r` is within `target`, as a report says it.
+pub(crate) fn verdict(r: f64, target: f64) -> &'static str {
+    if r <= target { "met" } else { "NOT met" }
+}
+
 /// An environment variable as a number, else `default`.
 pub(crate) fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
